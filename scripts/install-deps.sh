@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages minivmm needs to build, test and build its guest images.
+# Safe to run repeatedly; does nothing when everything is present.
+set -eu
+pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libpci-dev
+      binutils valgrind qemu-system-x86"
+if [ -f guest-images/deps.txt ]; then
+    pkgs="$pkgs $(grep -v '^#' guest-images/deps.txt)"
+fi
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing:$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing

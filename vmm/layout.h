@@ -1,0 +1,24 @@
+/* Guest-physical layout of the x86 machine. */
+#ifndef MINIVMM_LAYOUT_H
+#define MINIVMM_LAYOUT_H
+
+#define LAYOUT_GDT          0x500ull     /* flat GDT used by the boot CPU state */
+#define LAYOUT_BOOT_INFO    0x6000ull    /* PVH start info / multiboot info / scratch (4 KiB) */
+#define LAYOUT_ZERO_PAGE    0x7000ull    /* Linux boot protocol zero page */
+#define LAYOUT_PML4         0x9000ull    /* identity page tables for 64-bit entry */
+#define LAYOUT_PDPT         0xa000ull
+#define LAYOUT_PD           0xb000ull    /* 4 page directories: 4 GiB in 2 MiB pages */
+#define LAYOUT_CMDLINE      0x20000ull
+#define LAYOUT_CMDLINE_MAX  0x10000ull
+#define LAYOUT_EBDA         0x9fc00ull   /* reserved from here to 1 MiB */
+#define LAYOUT_ACPI         0xe0000ull   /* RSDP and ACPI tables (BIOS area) */
+#define LAYOUT_ACPI_SIZE    0x10000ull
+#define LAYOUT_HIGH_MEM     0x100000ull  /* 1 MiB: kernels load here or above */
+#define LAYOUT_MMIO_HOLE    0xc0000000ull /* RAM below 4 GiB ends here at most */
+#define LAYOUT_4G           0x100000000ull
+
+#define LAYOUT_TESTDEV_MMIO 0xfeb00000ull /* integration test device (--test-device) */
+#define LAYOUT_TESTDEV_ROM  0xfeb10000ull
+#define LAYOUT_TESTDEV_PIO  0x0e00        /* 16 ports */
+
+#endif

@@ -1,0 +1,89 @@
+/* The virtual machine: KVM handles, address spaces, vCPUs, configuration. */
+#ifndef MINIVMM_VM_H
+#define MINIVMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memory/memory.h"
+
+/* Exit statuses of the minivmm process (documented in --help). The debug-exit
+ * device yields odd statuses, (value << 1) | 1, so ours are even. */
+enum {
+    EXIT_POWEROFF = 0,     /* guest powered off */
+    EXIT_USAGE = 2,        /* bad option or file */
+    EXIT_REBOOT = 4,       /* guest asked for a reset (reboot, or panic with panic=-1) */
+    EXIT_GUEST_CRASH = 6,  /* triple fault, internal error, failed entry */
+    EXIT_HOST_ERROR = 8,   /* host failure: no /dev/kvm, ioctl failed, out of memory */
+};
+
+enum serial_mode { SERIAL_TTY, SERIAL_FILE, SERIAL_OFF };
+
+struct vm_config {
+    const char *kernel;
+    const char *initramfs;
+    const char *cmdline;        /* never NULL after parsing ("" when not given) */
+    unsigned nr_cpus;
+    uint64_t mem_size;
+    enum serial_mode serial;
+    const char *serial_path;
+    const char *cpu_features;   /* NULL: host-compatibility defaults only */
+    bool dump_mtree;
+    const char *test_device;    /* --test-device log=PATH: the integration test device */
+    uint16_t debug_exit_port;   /* 0xf4 */
+};
+
+struct vm;
+
+struct vcpu {
+    struct vm *vm;
+    unsigned id;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    bool in_run;                /* inside KVM_RUN; protected by vm->pause_lock */
+};
+
+struct vm {
+    int kvm_fd;
+    int vm_fd;
+    int run_size;
+    const struct vm_config *cfg;
+
+    MemoryRegion *sysmem;       /* root of as_mem */
+    MemoryRegion *sysio;        /* root of as_io (64 KiB of ports) */
+    AddressSpace *as_mem;
+    AddressSpace *as_io;
+    MemoryRegion *ram;          /* all guest RAM, one memfd */
+    uint64_t ram_size;
+    uint64_t ram_below_4g;      /* mapped at 0; the rest at 4 GiB */
+
+    unsigned nr_vcpus;
+    struct vcpu *vcpus;
+
+    /* pausing vCPUs around memslot changes that cannot be atomic */
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;
+    unsigned pause_depth;
+
+    /* exit: the first request wins */
+    pthread_mutex_t exit_lock;
+    pthread_cond_t exit_cond;
+    bool exit_requested;
+    int exit_status;
+};
+
+/* Ask the VM to stop with `status` (first request wins); kicks every vCPU. */
+void vm_request_exit(struct vm *vm, int status);
+/* Level of an IOAPIC/PIC input (KVM_IRQ_LINE). */
+int vm_set_irq_line(struct vm *vm, unsigned gsi, bool level);
+/* Host pointer to guest RAM [gpa, gpa+len), or NULL if not entirely RAM. For
+ * loaders and table builders, before vCPUs run. */
+void *vm_guest_ram(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* Stop every vCPU outside KVM_RUN (the caller's own vCPU excepted) until resume. */
+void vm_pause_vcpus(struct vm *vm);
+void vm_resume_vcpus(struct vm *vm);
+
+#endif
