@@ -16,7 +16,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test test-unit test-sanitize bench clean
+.PHONY: all check test test-unit test-sanitize bench clean
 all: $(BUILD)/minivmm
 
 $(BUILD)/%.o: %.c
@@ -46,6 +46,10 @@ test: $(BUILD)/minivmm $(UNIT_BINS) $(TEST_DEPS)
 
 test-unit: $(UNIT_BINS)
 	@tests/run-all $(BUILD) --unit-only $(UNIT_BINS)
+
+# Both suites, summed into one closing line (the README's test command).
+check:
+	@tests/check
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer, in their own tree.
 test-sanitize:

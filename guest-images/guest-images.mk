@@ -1,0 +1,17 @@
+# The test Linux image (guest-images/build.sh caches it outside the clone) and the
+# main job: `make run` boots it to an interactive shell on the serial console.
+
+GUEST_IMAGE_DIR := $(BUILD)/guest
+GUEST_VMLINUX   := $(GUEST_IMAGE_DIR)/vmlinux
+GUEST_INITRAMFS := $(GUEST_IMAGE_DIR)/initramfs.cpio
+GUEST_CMDLINE   ?= console=ttyS0 panic=-1 $(shell guest-images/host-compat-cmdline)
+
+.PHONY: guest-images run
+guest-images:
+	@guest-images/build.sh $(GUEST_IMAGE_DIR)
+
+run: $(BUILD)/minivmm guest-images
+	$(BUILD)/minivmm --kernel $(GUEST_VMLINUX) --initramfs $(GUEST_INITRAMFS) \
+		--cpus boot=2 --memory size=256M --cmdline "$(GUEST_CMDLINE)"
+
+TEST_DEPS += guest-images
