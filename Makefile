@@ -5,7 +5,8 @@ CC      ?= gcc
 BUILD   ?= build
 PKGS    := glib-2.0 liburcu-bp
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
+# Kept apart from CFLAGS so `make CFLAGS=...` (the sanitizer build) keeps them.
+ALL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # Everything but the program's main() goes into a library the tests link against.
@@ -21,18 +22,18 @@ all: $(BUILD)/minivmm
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libminivmm.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/minivmm: $(BUILD)/vmm/main.o $(BUILD)/libminivmm.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)/libminivmm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 -include tests/guest/guest.mk
 -include tests/integration/integration.mk

@@ -41,7 +41,12 @@ typedef struct MemoryAccessConstraints {
 /* Device callbacks. `size` is 1, 2, 4 or 8 and within `impl`; `addr` is the
  * offset into the region. The value is the device's view of the bytes at
  * [addr, addr+size) interpreted in `endianness`. Returning a non-OK status
- * makes the whole guest access fail with that status. */
+ * makes the whole guest access fail with that status.
+ * An access of 1, 2, 4 or 8 bytes is validated as a whole; other lengths are cut
+ * into the largest pieces `valid` allows. A unit narrower than impl.min is widened
+ * to the aligned impl.min unit holding it; a widened write is a read-modify-write
+ * of that unit. A missing callback fails the access with MEMTX_ACCESS_ERROR, and
+ * so does an access reaching a region whose ops already run on this thread. */
 typedef struct MemoryRegionOps {
     MemTxResult (*read)(void *opaque, hwaddr addr, uint64_t *data, unsigned size);
     MemTxResult (*write)(void *opaque, hwaddr addr, uint64_t data, unsigned size);
@@ -164,6 +169,8 @@ typedef struct MemoryRegionSection {
     bool readonly;
 } MemoryRegionSection;
 
+/* Callbacks run with the big lock held, after the new view is published; the
+ * sections' regions stay valid for the duration of the call. */
 typedef struct MemoryListener MemoryListener;
 struct MemoryListener {
     void (*begin)(MemoryListener *l);
@@ -185,7 +192,8 @@ struct AddressSpace {
 
 AddressSpace *address_space_new(const char *name, MemoryRegion *root);
 void address_space_free(AddressSpace *as);
-/* The first registration replays the current view as region_add calls. */
+/* The first registration replays the current view as region_add calls;
+ * unregistering reports it as region_del calls. */
 void memory_listener_register(MemoryListener *l, AddressSpace *as);
 void memory_listener_unregister(MemoryListener *l);
 
@@ -228,7 +236,10 @@ void device_mem_store(volatile void *p, uint64_t val, unsigned size);
  * correct when the buffers overlap. Either side may be device memory. */
 void memory_copy_ordered(volatile void *dst, const volatile void *src, size_t len);
 
-/* ---- the big lock ----------------------------------------------------------------- */
+/* ---- the big lock -----------------------------------------------------------------
+ * Not recursive: take it only if memory_bql_locked() is false. Never wait for RCU
+ * (synchronize_rcu, rcu_barrier) while holding it or from an MMIO op: a reader
+ * may be waiting for the lock inside its read-side section. */
 void memory_bql_lock(void);
 void memory_bql_unlock(void);
 bool memory_bql_locked(void);   /* by the calling thread */
