@@ -10,9 +10,11 @@ int serial_init(struct vm *vm, const struct vm_config *cfg);
 int debug_exit_init(struct vm *vm, uint16_t port);
 /* i8042: enough for the reset line (0x64 <- 0xfe) that ends the VM with EXIT_REBOOT. */
 int i8042_init(struct vm *vm);
-/* The integration test device (--test-device log=PATH); see devices/testdev.c. */
+/* The integration test device (--test-device log=PATH); see devices/testdev.h. */
 int testdev_init(struct vm *vm, const char *spec);
-/* Release what the devices hold (flush output files, restore the terminal). */
+/* Release what the devices hold: flush serial output, restore the terminal,
+ * close the test device's log. Call without the big lock, once the vCPUs have
+ * stopped; device registers stay harmless to access afterwards. */
 void devices_cleanup(void);
 
 #endif

@@ -3,7 +3,7 @@
  * what the guest program was expected to do. Every access below is logged as one
  * line, flushed at once, e.g.
  *     mmio write off=0x10 size=4 val=0x11223344
- *     pio read port=0xe02 size=2 val=0xa7a6
+ *     pio read port=0xe02 size=2 val=0xa6a7
  *     rom write off=0x20 size=1 val=0x7f
  *     mark 0x3
  * Values are the device's view (little-endian) in hex, no leading zeros.
@@ -20,7 +20,8 @@
 /* Ports LAYOUT_TESTDEV_PIO .. +7: same pattern and logging ("pio", port number);
  * valid and impl 1..4 bytes, unaligned allowed. */
 #define TESTDEV_PIO_SIZE     8
-/* Control port (32-bit writes): commands below. */
+/* Control port (32-bit writes): commands below. Known commands are not logged
+ * (their effect shows in later rom lines); others log "bad command 0xV". */
 #define TESTDEV_PORT_CTRL    (LAYOUT_TESTDEV_PIO + 0x10)
 /* Mark port (32-bit writes): logs "mark 0xV", so the log shows a guest's phases. */
 #define TESTDEV_PORT_MARK    (LAYOUT_TESTDEV_PIO + 0x14)

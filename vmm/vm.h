@@ -35,6 +35,9 @@ struct vm_config {
 };
 
 struct vm;
+struct kvm_cpuid2;
+struct kvm_memory_listener;
+struct boot_regs;
 
 struct vcpu {
     struct vm *vm;
@@ -43,6 +46,7 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool in_run;                /* inside KVM_RUN; protected by vm->pause_lock */
+    bool thread_started;
 };
 
 struct vm {
@@ -62,6 +66,10 @@ struct vm {
     unsigned nr_vcpus;
     struct vcpu *vcpus;
 
+    bool has_kvm;               /* false for --dump-mtree: the tree without /dev/kvm */
+    struct kvm_cpuid2 *cpuid;   /* the CPUID policy; each vCPU gets a copy with its topology */
+    struct kvm_memory_listener *kvm_memory; /* keeps KVM memslots in step with as_mem */
+
     /* pausing vCPUs around memslot changes that cannot be atomic */
     pthread_mutex_t pause_lock;
     pthread_cond_t pause_cond;
@@ -72,11 +80,26 @@ struct vm {
     pthread_cond_t exit_cond;
     bool exit_requested;
     int exit_status;
+
+    /* Unit tests drive devices on a VM without KVM: when set, vm_set_irq_line
+     * calls this instead of KVM_IRQ_LINE. */
+    void (*irq_hook)(struct vm *vm, unsigned gsi, bool level);
 };
+
+/* Builds the machine: KVM VM (unless cfg->dump_mtree), in-kernel irqchip and PIT,
+ * guest RAM, the address spaces, vCPUs. Returns 0 or an exit status after
+ * printing one error line. */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* Sets up the boot CPU from `regs` and starts one thread per vCPU. */
+int vm_start_vcpus(struct vm *vm, const struct boot_regs *regs);
+/* Waits for an exit request, stops the vCPU threads; returns the exit status. */
+int vm_wait_for_exit(struct vm *vm);
+/* Releases what vm_create made (vCPU threads must have stopped). */
+void vm_destroy(struct vm *vm);
 
 /* Ask the VM to stop with `status` (first request wins); kicks every vCPU. */
 void vm_request_exit(struct vm *vm, int status);
-/* Level of an IOAPIC/PIC input (KVM_IRQ_LINE). */
+/* Level of an IOAPIC/PIC input (KVM_IRQ_LINE, or vm->irq_hook when set). */
 int vm_set_irq_line(struct vm *vm, unsigned gsi, bool level);
 /* Host pointer to guest RAM [gpa, gpa+len), or NULL if not entirely RAM. For
  * loaders and table builders, before vCPUs run. */

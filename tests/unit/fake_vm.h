@@ -1,0 +1,68 @@
+/* A struct vm with nothing but the memory core under it, for unit tests of
+ * device models: no KVM; the devices' IRQ line changes are recorded, and
+ * vm_request_exit works as on a real VM with no vCPUs. Drive the devices with
+ * address_space_read/write on vm.as_io and vm.as_mem, as the vCPU exit path
+ * does. */
+#ifndef MINIVMM_TEST_FAKE_VM_H
+#define MINIVMM_TEST_FAKE_VM_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "memory/memory.h"
+#include "vmm/vm.h"
+
+#define FAKE_VM_NR_GSIS 24
+
+struct fake_vm {
+    struct vm vm;             /* first: the IRQ hook gets back to fake_vm from it */
+    struct vm_config cfg;
+    bool irq_level[FAKE_VM_NR_GSIS];
+    unsigned irq_calls[FAKE_VM_NR_GSIS];   /* vm_set_irq_line calls per GSI */
+};
+
+static inline void fake_vm_irq_hook(struct vm *vm, unsigned gsi, bool level)
+{
+    struct fake_vm *f = (struct fake_vm *)vm;
+    if (gsi < FAKE_VM_NR_GSIS) {
+        f->irq_level[gsi] = level;
+        f->irq_calls[gsi]++;
+    }
+}
+
+static inline void fake_vm_init(struct fake_vm *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->cfg.cmdline = "";
+    f->cfg.serial = SERIAL_OFF;
+    f->cfg.debug_exit_port = 0xf4;
+
+    struct vm *vm = &f->vm;
+    vm->kvm_fd = -1;
+    vm->vm_fd = -1;
+    vm->cfg = &f->cfg;
+    vm->irq_hook = fake_vm_irq_hook;
+    pthread_mutex_init(&vm->pause_lock, NULL);
+    pthread_cond_init(&vm->pause_cond, NULL);
+    pthread_mutex_init(&vm->exit_lock, NULL);
+    pthread_cond_init(&vm->exit_cond, NULL);
+    vm->sysmem = memory_region_new_container("system", UINT64_MAX);
+    vm->sysio = memory_region_new_container("io", 0x10000);
+    vm->as_mem = address_space_new("memory", vm->sysmem);
+    vm->as_io = address_space_new("I/O", vm->sysio);
+}
+
+static inline void fake_vm_destroy(struct fake_vm *f)
+{
+    struct vm *vm = &f->vm;
+    address_space_free(vm->as_mem);
+    address_space_free(vm->as_io);
+    memory_region_unref(vm->sysmem);
+    memory_region_unref(vm->sysio);
+    pthread_mutex_destroy(&vm->pause_lock);
+    pthread_cond_destroy(&vm->pause_cond);
+    pthread_mutex_destroy(&vm->exit_lock);
+    pthread_cond_destroy(&vm->exit_cond);
+}
+
+#endif
