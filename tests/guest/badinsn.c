@@ -1,0 +1,24 @@
+/* badinsn: int3 at CPL0 with an empty IDT. On a normal KVM host that is a triple
+ * fault; on kvm_pvm (DESIGN.md §8) the emulator cannot run int3 and KVM reports
+ * an internal error. Both must end minivmm with status 6 (guest crash).
+ * The int3 sits between __insncheck_skip_* symbols so the build's
+ * forbidden-instruction check lets it through. */
+#include "guest.h"
+
+int guest_main(void *info, unsigned long magic)
+{
+    static const struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) no_idt = { 0, 0 };
+    (void)info;
+    (void)magic;
+    puts("badinsn: int3 with no IDT\n");
+    __asm__ volatile("lidt %0\n\t"
+                     ".globl __insncheck_skip_start_int3, __insncheck_skip_end_int3\n"
+                     "__insncheck_skip_start_int3:\n\t"
+                     "int3\n"
+                     "__insncheck_skip_end_int3:" :: "m"(no_idt) : "memory");
+    puts("badinsn: still running after int3\n");
+    return 0x7f;
+}

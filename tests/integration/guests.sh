@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# Boots each guest test program (tests/guest/, built into BUILD/guest/) in
+# minivmm on KVM and checks its exit status, serial output and test-device log.
+# usage: tests/integration/guests.sh BUILD
+# Prints "ok NAME (T s)" / "not ok NAME: reason" per test and closes with
+# "N passed, N failed, N skipped". Without a usable /dev/kvm every test is skipped.
+# env: GUEST_TIMEOUT  seconds each guest may run (default 30)
+#      GUEST_KEEP=1   keep the work directory with every run's files
+set -u
+build=${1:-build}
+vmm=$build/minivmm
+gdir=$build/guest
+tmo=${GUEST_TIMEOUT:-30}
+
+TESTS=(hello widths romexec memsize_pvh_64M memsize_pvh_200M memsize_mb_64M memsize_mb_200M
+       smp_2 smp_4 smp_timeout crash badinsn)
+
+# A character device that this user can open read-write (as minivmm must).
+if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
+    echo "SKIP: /dev/kvm not available — KVM guest tests not run"
+    echo "0 passed, 0 failed, ${#TESTS[@]} skipped"
+    exit 0
+fi
+exec 3>&-
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/minivmm-guests.XXXXXX")
+if [ "${GUEST_KEEP:-0}" = 1 ]; then echo "# work directory: $work"; else trap 'rm -rf "$work"' EXIT; fi
+
+passed=0 failed=0
+# Filled by run_guest for the checks.
+status= serial= tdlog= errf= secs=
+
+# run_guest TEST ELF [minivmm options...]: runs under `timeout`, stdin closed.
+run_guest() {
+    local t=$1 elf=$2; shift 2
+    serial=$work/$t.serial tdlog=$work/$t.log errf=$work/$t.stderr
+    : >"$serial"; : >"$tdlog"
+    local t0 t1
+    t0=$(date +%s%N)
+    timeout -k 5 "$tmo" "$vmm" --kernel "$elf" --serial "file=$serial" \
+        --test-device "log=$tdlog" "$@" </dev/null >"$work/$t.stdout" 2>"$errf"
+    status=$?
+    t1=$(date +%s%N)
+    secs=$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.2f", d / 1e9 }')
+}
+
+ok() { echo "ok $1 (${secs} s)"; passed=$((passed + 1)); }
+not_ok() {  # TEST REASON
+    echo "not ok $1: $2 (${secs:-?} s)"
+    failed=$((failed + 1))
+    local f
+    for f in "$errf" "$serial"; do
+        [ -s "$f" ] || continue
+        echo "  --- last lines of ${f##*/}:"
+        tail -n 8 "$f" | sed 's/^/  | /'
+    done
+}
+
+# Status check shared by all: the debug-exit value v gives (v << 1) | 1.
+status_is() {  # WANT -> sets why
+    [ "$status" -eq "$1" ] && return 0
+    case $status in
+    124 | 137) why="timed out after ${tmo} s" ;;
+    *) why="exit status $status, expected $1" ;;
+    esac
+    if [ $((status & 1)) = 1 ] && [ "$status" -lt 124 ]; then
+        why="$why (guest exit code $(((status - 1) >> 1)))"
+    fi
+    return 1
+}
+has_line() { grep -qxF -- "$2" "$1"; }
+
+# Runs check function check_T after run_guest; it sets `why` on failure.
+finish() {  # TEST
+    local t=$1
+    why=
+    if "check_$t"; then ok "$t"; else not_ok "$t" "${why:-check failed}"; fi
+}
+
+prereq() {  # TEST ELF: false (and a failure) if something to run is missing
+    secs= errf= serial=
+    if [ ! -x "$vmm" ]; then
+        not_ok "$1" "$vmm not built"; return 1
+    fi
+    if [ ! -f "$2" ]; then
+        not_ok "$1" "$2 not built (make guests)"; return 1
+    fi
+}
+
+# ---------------------------------------------------------------- hello
+check_hello() {
+    status_is 1 || return 1
+    has_line "$serial" "hello from minivmm guest" || { why="no 'hello from minivmm guest' line on the serial port"; return 1; }
+}
+
+# ---------------------------------------------------------------- widths
+# The expected log, from the access sequence documented in tests/guest/widths.c
+# and the device protocol in devices/testdev.h (pattern byte (off & 0xff) ^ 0xa5,
+# little-endian; written byte i = (size << 4) | ((off + i) & 0xf)).
+widths_expected() {
+    local size base a off i w r
+    echo "mark 0x1"
+    for size in 1 2 4 8; do
+        for base in 0 248; do
+            for a in 0 1 2 3 4 5 6 7; do
+                off=$((base + a)) w=0 r=0
+                for ((i = 0; i < size; i++)); do
+                    w=$((w | (((size << 4) | ((off + i) & 15)) << (8 * i))))
+                    r=$((r | ((((off + i) & 255) ^ 0xa5) << (8 * i))))
+                done
+                printf 'mmio write off=0x%x size=%d val=0x%x\n' "$off" "$size" "$w"
+                printf 'mmio read off=0x%x size=%d val=0x%x\n' "$off" "$size" "$r"
+            done
+        done
+    done
+    echo "mark 0x2"
+    for size in 1 2 4; do
+        for ((a = 0; a + size <= 8; a++)); do
+            w=0 r=0
+            for ((i = 0; i < size; i++)); do
+                w=$((w | (((size << 4) | ((a + i) & 15)) << (8 * i))))
+                r=$((r | ((((a + i) & 255) ^ 0xa5) << (8 * i))))
+            done
+            printf 'pio write port=0x%x size=%d val=0x%x\n' $((0xe00 + a)) "$size" "$w"
+            printf 'pio read port=0x%x size=%d val=0x%x\n' $((0xe00 + a)) "$size" "$r"
+        done
+    done
+    echo "mark 0x3"
+}
+check_widths() {
+    status_is 1 || return 1
+    widths_expected >"$work/widths.expected"
+    if ! diff -u "$work/widths.expected" "$tdlog" >"$work/widths.diff"; then
+        why="test-device log differs from the expected sequence:
+$(head -n 20 "$work/widths.diff" | sed 's/^/  | /')"
+        return 1
+    fi
+    has_line "$serial" "widths: ok" || { why="no 'widths: ok' line"; return 1; }
+}
+
+# ---------------------------------------------------------------- romexec
+# ROM reads in romd mode and ROM execution never reach the device: only the
+# writes in romd mode and every access with romd off are logged; the control
+# commands are not logged (devices/testdev.h).
+check_romexec() {
+    status_is 1 || return 1
+    cat >"$work/romexec.expected" <<'EOT'
+mark 0x1
+mark 0x2
+rom write off=0x20 size=1 val=0x7f
+mark 0x3
+rom read off=0x0 size=4 val=0x5a5a5a5a
+rom read off=0x21 size=1 val=0x5a
+rom write off=0x40 size=2 val=0xbeef
+mark 0x4
+mark 0x5
+mark 0x6
+EOT
+    if ! diff -u "$work/romexec.expected" "$tdlog" >"$work/romexec.diff"; then
+        why="test-device log differs from the expected sequence:
+$(head -n 20 "$work/romexec.diff" | sed 's/^/  | /')"
+        return 1
+    fi
+    has_line "$serial" "romexec: phase 5: ROM image 2 returned 0x$(printf '%x' $((0x524f4d30 + 2)))" ||
+        { why="no line showing the swapped ROM image's result"; return 1; }
+    has_line "$serial" "romexec: ok" || { why="no 'romexec: ok' line"; return 1; }
+}
+
+# ---------------------------------------------------------------- memsize
+# RAM in minivmm's memory map: all of it but the EBDA/BIOS hole 0x9fc00..0x100000.
+memsize_mode= memsize_bytes= memsize_args= memsize_elf=
+check_memsize() {
+    status_is 1 || return 1
+    local kib=$(((memsize_bytes - 0x60400) / 1024))
+    has_line "$serial" "boot: $memsize_mode" || { why="no 'boot: $memsize_mode' line"; return 1; }
+    has_line "$serial" "memory: $kib KiB" ||
+        { why="expected 'memory: $kib KiB', got '$(grep '^memory:' "$serial")'"; return 1; }
+    local want="$memsize_args"
+    if [ "$memsize_mode" = multiboot ]; then
+        want="$memsize_elf $memsize_args"   # multiboot: "FILE ARGS"
+        local mb="mem_lower: 639 KiB mem_upper: $((memsize_bytes / 1024 - 1024)) KiB"
+        has_line "$serial" "$mb" ||
+            { why="expected '$mb', got '$(grep '^mem_lower' "$serial")'"; return 1; }
+    fi
+    has_line "$serial" "cmdline: $want" ||
+        { why="expected 'cmdline: $want', got '$(grep '^cmdline' "$serial")'"; return 1; }
+}
+for t in memsize_pvh_64M memsize_pvh_200M memsize_mb_64M memsize_mb_200M; do
+    eval "check_$t() { check_memsize; }"
+done
+
+# ---------------------------------------------------------------- smp
+smp_n=
+check_smp() {
+    status_is 1 || return 1
+    local id
+    for ((id = 1; id < smp_n; id++)); do
+        [ "$(grep -cxF "cpu $id online" "$serial")" = 1 ] ||
+            { why="expected one 'cpu $id online' line"; return 1; }
+    done
+    # the N-1 AP lines and "all N cpus online"
+    [ "$(grep -c ' online$' "$serial")" = "$smp_n" ] ||
+        { why="unexpected 'online' lines"; return 1; }
+    has_line "$serial" "all $smp_n cpus online" || { why="no 'all $smp_n cpus online' line"; return 1; }
+}
+check_smp_2() { check_smp; }
+check_smp_4() { check_smp; }
+# One vCPU but cpus=2: the STARTUP IPIs reach nobody; the guest's bounded wait
+# must end it with exit code 2 (status 5) within a few seconds.
+check_smp_timeout() {
+    status_is 5 || return 1
+    has_line "$serial" "smp: timeout: 1 of 2 cpus online" || { why="no timeout line"; return 1; }
+}
+
+# ---------------------------------------------------------------- crash, badinsn
+# The report must name RIP with the address of the ud2 (symbol crash_ud2) and
+# show the code there, starting with ud2's bytes 0f 0b.
+check_crash() {
+    status_is 6 || return 1
+    local sym rip
+    sym=$(nm "$gdir/crash.elf" 2>/dev/null | awk '$3 == "crash_ud2" { print $1 }')
+    [ -n "$sym" ] || { why="no symbol crash_ud2 in $gdir/crash.elf"; return 1; }
+    rip=$(printf '%x' $((16#$sym)))
+    grep -qiE "(^|[^a-z])rip[ =:]+(0x)?0*$rip([^0-9a-f]|$)" "$errf" ||
+        { why="the crash report on stderr does not give RIP = 0x$rip"; return 1; }
+    grep -i 'rip' "$errf" | grep -qiE '(^|[^0-9a-f])0f 0b([^0-9a-f]|$)' ||
+        { why="the crash report does not show the code at RIP (0f 0b)"; return 1; }
+}
+check_badinsn() { status_is 6; }
+
+# ---------------------------------------------------------------- run
+for t in "${TESTS[@]}"; do
+    case $t in
+    memsize_*)
+        # memsize_{pvh,mb}_SIZE
+        prog=${t%_*} size=${t##*_}
+        memsize_mode=$([ "$prog" = memsize_mb ] && echo multiboot || echo pvh)
+        memsize_bytes=$((${size%M} << 20))
+        memsize_elf=$gdir/$prog.elf
+        memsize_args="console=ttyS0 test=$t"
+        prereq "$t" "$memsize_elf" || continue
+        run_guest "$t" "$memsize_elf" --cpus boot=1 --memory "size=$size" --cmdline "$memsize_args"
+        ;;
+    smp_timeout)
+        prereq "$t" "$gdir/smp.elf" || continue
+        run_guest "$t" "$gdir/smp.elf" --cpus boot=1 --memory size=64M --cmdline "cpus=2"
+        ;;
+    smp_*)
+        smp_n=${t#smp_}
+        prereq "$t" "$gdir/smp.elf" || continue
+        run_guest "$t" "$gdir/smp.elf" --cpus "boot=$smp_n" --memory size=64M --cmdline "cpus=$smp_n"
+        ;;
+    *)
+        prereq "$t" "$gdir/$t.elf" || continue
+        run_guest "$t" "$gdir/$t.elf" --cpus boot=1 --memory size=64M
+        ;;
+    esac
+    finish "$t"
+done
+
+echo "$passed passed, $failed failed, 0 skipped"
+[ "$failed" -eq 0 ]
