@@ -385,9 +385,16 @@ const FlatRange *flatview_lookup(const FlatView *fv, hwaddr addr)
 {
     if (!fv)
         return NULL;
-    unsigned i = find_index(fv->ranges, fv->nr, addr);
-    if (i < fv->nr && fv->ranges[i].addr <= addr)
+    /* Exits tend to hit the same device again (a driver polling a status register):
+     * try the range found last before searching. */
+    unsigned i = __atomic_load_n(&fv->mru, __ATOMIC_RELAXED);
+    if (i < fv->nr && addr - fv->ranges[i].addr < fv->ranges[i].size)
         return &fv->ranges[i];
+    i = find_index(fv->ranges, fv->nr, addr);
+    if (i < fv->nr && fv->ranges[i].addr <= addr) {
+        __atomic_store_n((unsigned *)&fv->mru, i, __ATOMIC_RELAXED);
+        return &fv->ranges[i];
+    }
     return NULL;
 }
 

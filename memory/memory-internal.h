@@ -13,6 +13,8 @@ const char *memory_region_kind_name(const MemoryRegion *mr);
 void address_spaces_update_all(void);
 /* Index of the first range whose end lies above `addr` (nr if none). */
 unsigned flatview_find_index(const FlatView *fv, hwaddr addr);
+/* Fills mr->valid_* and mr->impl_* from mr->ops. */
+void memory_region_set_access_sizes(MemoryRegion *mr);
 
 /* ---- access.c ---- */
 /* Read device memory into a plain buffer in increasing address order, with units

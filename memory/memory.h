@@ -78,6 +78,9 @@ struct MemoryRegion {
 
     const MemoryRegionOps *ops;  /* MMIO, ROM device */
     void *opaque;
+    /* ops' valid/impl access sizes with defaults applied, so dispatch need not
+     * recompute them on every access (set by the constructors) */
+    uint8_t valid_min, valid_max, impl_min, impl_max;
 
     uint8_t *host;               /* RAM, RAM_DEVICE */
     int fd;                      /* RAM: memfd (or -1) */
@@ -157,6 +160,7 @@ typedef struct FlatRange {
 struct FlatView {
     FlatRange *ranges;          /* sorted by addr, non-overlapping */
     unsigned nr;
+    unsigned mru;               /* index of the range last found (a hint; relaxed atomic) */
 };
 
 typedef struct MemoryRegionSection {
