@@ -1,0 +1,363 @@
+/* ACPI tables for Linux guests (see acpi.h).
+ *
+ * Layout of the LAYOUT_ACPI area (64 KiB, e820-reserved), each table 16-byte
+ * aligned and in this order:
+ *     +0x0  RSDP  (revision 2: XSDT address, both checksums; no RSDT)
+ *           DSDT  (AML: \_SB.COM1, \_S5_)
+ *           FADT  (revision 6.4, hardware-reduced)
+ *           MADT  (one local APIC per vCPU, the IOAPIC, IRQ0 -> GSI2)
+ *           XSDT  (FADT, MADT; the DSDT is reached through the FADT)
+ * The tables are built in a host buffer and copied in once complete, so a
+ * failure leaves guest RAM untouched.
+ */
+#include "vmm/acpi.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "vmm/aml.h"
+#include "vmm/layout.h"
+
+#define ACPI_OEM_ID          "MINIVM"     /* 6 bytes */
+#define ACPI_OEM_TABLE_ID    "MINIVMM "   /* 8 bytes */
+#define ACPI_CREATOR_ID      "MVMM"
+#define ACPI_OEM_REVISION    1
+#define ACPI_CREATOR_REVISION 1
+#define ACPI_TABLE_ALIGN     16
+#define ACPI_HEADER_LEN      36
+#define ACPI_MAX_XSDT_ENTRIES 16
+
+#define RSDP_LEN             36
+#define RSDP_V1_LEN          20           /* covered by the first checksum */
+
+#define LAPIC_ADDR           0xfee00000u
+#define IOAPIC_ADDR          0xfec00000u
+/* xAPIC ids are 8 bits, 0xff is the broadcast id, and the IOAPIC takes the
+ * id after the last vCPU's. */
+#define ACPI_MAX_VCPUS       254
+
+#define COM1_PORT            0x3f8
+#define COM1_NR_PORTS        8
+#define COM1_IRQ             4
+
+/* SCI_INT. Hardware-reduced ACPI has no SCI: ACPICA installs no handler and
+ * x86 skips the SCI's IOAPIC setup, so nothing is wired to it. It must not be
+ * 0 though: Linux takes an interrupt source override whose source is SCI_INT
+ * for the SCI's (acpi_parse_int_src_ovr), and would reconfigure our IRQ0
+ * override as a level-triggered SCI. 9 is the conventional ISA SCI line. */
+#define ACPI_SCI_IRQ         9
+
+/* FADT, ACPI 6.4: field offsets. */
+enum {
+    FADT_LEN = 276,
+    FADT_REVISION = 6,
+    FADT_MINOR_REVISION = 4,
+    FADT_DSDT = 40,
+    FADT_SCI_INT = 46,
+    FADT_IAPC_BOOT_ARCH = 109,
+    FADT_FLAGS = 112,
+    FADT_RESET_REG = 116,
+    FADT_RESET_VALUE = 128,
+    FADT_MINOR_VERSION = 131,
+    FADT_X_DSDT = 140,
+    FADT_SLEEP_CONTROL_REG = 244,
+    FADT_SLEEP_STATUS_REG = 256,
+};
+/* IAPC_BOOT_ARCH. Clear: LEGACY_DEVICES (no ISA DMA or PnP BIOS; COM1 is in
+ * the DSDT), 8042 (our i8042 only resets: keep Linux from probing a keyboard),
+ * NO_MSI (MSI works), NO_ASPM (no PCIe links). */
+#define IAPC_NO_VGA          (1u << 2)    /* nothing at 0xa0000 or the VGA ports */
+#define IAPC_NO_CMOS_RTC     (1u << 5)    /* no RTC/CMOS at 0x70; kvmclock keeps time */
+#define FADT_F_RESET_REG_SUP (1u << 10)
+#define FADT_F_HW_REDUCED    (1u << 20)
+
+/* Generic Address Structure: 12 bytes. */
+#define GAS_SYSTEM_IO        1
+#define GAS_ACCESS_BYTE      1
+
+#define DSDT_REVISION        2            /* 64-bit AML integers */
+#define MADT_REVISION        5            /* ACPI 6.2-6.4 */
+#define MADT_PCAT_COMPAT     1u           /* a dual 8259 is present (KVM's) */
+#define MADT_LAPIC           0
+#define MADT_IOAPIC          1
+#define MADT_INT_OVERRIDE    2
+#define MADT_LAPIC_LEN       8
+#define MADT_IOAPIC_LEN      12
+#define MADT_INT_OVERRIDE_LEN 10
+#define MADT_LAPIC_ENABLED   1u
+
+struct acpi_image {
+    uint8_t *buf;           /* host copy of the whole area */
+    size_t used;
+    uint64_t xsdt[ACPI_MAX_XSDT_ENTRIES];
+    unsigned nr_xsdt;
+};
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    put_u16(p, (uint16_t)v);
+    put_u16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    put_u32(p, (uint32_t)v);
+    put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* The byte that makes p[0..len) sum to zero, given that it is now zero. */
+static uint8_t checksum(const uint8_t *p, size_t len)
+{
+    uint8_t sum = 0;
+    for (size_t i = 0; i < len; i++)
+        sum = (uint8_t)(sum + p[i]);
+    return (uint8_t)-sum;
+}
+
+static void put_gas_io(uint8_t *p, uint16_t port)
+{
+    p[0] = GAS_SYSTEM_IO;
+    p[1] = 8;               /* register bit width */
+    p[2] = 0;               /* bit offset */
+    p[3] = GAS_ACCESS_BYTE;
+    put_u64(p + 4, port);
+}
+
+/* Zeroed, 16-byte aligned space in the area; NULL if it does not fit. */
+static uint8_t *image_alloc(struct acpi_image *img, size_t len, uint64_t *gpa)
+{
+    size_t off = (img->used + ACPI_TABLE_ALIGN - 1) & ~(size_t)(ACPI_TABLE_ALIGN - 1);
+    if (off > LAYOUT_ACPI_SIZE || len > LAYOUT_ACPI_SIZE - off) {
+        log_error("ACPI: the tables do not fit the %llu bytes at 0x%llx",
+                  LAYOUT_ACPI_SIZE, LAYOUT_ACPI);
+        return NULL;
+    }
+    img->used = off + len;
+    *gpa = LAYOUT_ACPI + off;
+    return img->buf + off;
+}
+
+static uint8_t *table_begin(struct acpi_image *img, const char sig[4], uint8_t revision,
+                            size_t len, uint64_t *gpa)
+{
+    uint8_t *t = image_alloc(img, len, gpa);
+    if (!t)
+        return NULL;
+    memcpy(t, sig, 4);
+    put_u32(t + 4, (uint32_t)len);
+    t[8] = revision;
+    memcpy(t + 10, ACPI_OEM_ID, 6);
+    memcpy(t + 16, ACPI_OEM_TABLE_ID, 8);
+    put_u32(t + 24, ACPI_OEM_REVISION);
+    memcpy(t + 28, ACPI_CREATOR_ID, 4);
+    put_u32(t + 32, ACPI_CREATOR_REVISION);
+    return t;
+}
+
+/* Call once the table is filled in. */
+static void table_end(uint8_t *t, size_t len)
+{
+    t[9] = checksum(t, len);
+}
+
+static int xsdt_add(struct acpi_image *img, uint64_t gpa)
+{
+    if (img->nr_xsdt == ACPI_MAX_XSDT_ENTRIES) {
+        log_error("ACPI: more than %d tables", ACPI_MAX_XSDT_ENTRIES);
+        return -1;
+    }
+    img->xsdt[img->nr_xsdt++] = gpa;
+    return 0;
+}
+
+/* COM1 as the 8250 PNP driver matches it; it gets IRQ 4 from _CRS, which matters
+ * on hardware-reduced platforms where Linux assigns no legacy ISA IRQs. */
+static void dsdt_com1(struct aml *a)
+{
+    struct aml crs;
+    aml_init(&crs);
+    aml_res_io(&crs, COM1_PORT, COM1_NR_PORTS);
+    aml_res_irq(&crs, COM1_IRQ);
+
+    aml_device_begin(a, "COM1");
+    aml_name_decl(a, "_HID");
+    aml_eisa_id(a, "PNP0501");
+    aml_name_decl(a, "_UID");
+    aml_integer(a, 0);
+    aml_name_decl(a, "_CRS");
+    aml_resource_template(a, &crs);
+    aml_end(a);
+    aml_free(&crs);
+}
+
+/* The DSDT's definition block. Devices go into \_SB one emitter each (the PCI
+ * host bridge, PNP0A08, joins COM1 here). */
+static void dsdt_body(struct aml *a)
+{
+    aml_scope_begin(a, "\\_SB_");
+    dsdt_com1(a);
+    aml_end(a);
+
+    /* Soft-off: SLP_TYP for the sleep control register (hardware-reduced
+     * OSPM uses the first value only), then PM1b's and two reserved values. */
+    aml_name_decl(a, "\\_S5_");
+    aml_package_begin(a);
+    aml_integer(a, ACPI_S5_SLEEP_TYPE);
+    aml_integer(a, 0);
+    aml_integer(a, 0);
+    aml_integer(a, 0);
+    aml_end(a);
+}
+
+static int build_dsdt(struct acpi_image *img, uint64_t *gpa)
+{
+    struct aml a;
+    aml_init(&a);
+    dsdt_body(&a);
+    int ret = aml_finish(&a);
+    if (!ret) {
+        size_t len = ACPI_HEADER_LEN + a.len;
+        uint8_t *t = table_begin(img, "DSDT", DSDT_REVISION, len, gpa);
+        if (t) {
+            memcpy(t + ACPI_HEADER_LEN, a.buf, a.len);
+            table_end(t, len);
+        } else {
+            ret = -1;
+        }
+    }
+    aml_free(&a);
+    return ret;
+}
+
+static int build_fadt(struct acpi_image *img, uint64_t dsdt)
+{
+    uint64_t gpa;
+    uint8_t *t = table_begin(img, "FACP", FADT_REVISION, FADT_LEN, &gpa);
+    if (!t)
+        return -1;
+    /* No FACS: a hardware-reduced platform has no global lock or waking vector. */
+    put_u32(t + FADT_DSDT, (uint32_t)dsdt);     /* the area is below 1 MiB */
+    put_u64(t + FADT_X_DSDT, dsdt);
+    put_u16(t + FADT_SCI_INT, ACPI_SCI_IRQ);
+    put_u16(t + FADT_IAPC_BOOT_ARCH, IAPC_NO_VGA | IAPC_NO_CMOS_RTC);
+    put_u32(t + FADT_FLAGS, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP);
+    put_gas_io(t + FADT_RESET_REG, ACPI_PM_RESET_PORT);
+    t[FADT_RESET_VALUE] = ACPI_PM_RESET_VALUE;
+    t[FADT_MINOR_VERSION] = FADT_MINOR_REVISION;
+    put_gas_io(t + FADT_SLEEP_CONTROL_REG, ACPI_PM_SLEEP_CONTROL_PORT);
+    put_gas_io(t + FADT_SLEEP_STATUS_REG, ACPI_PM_SLEEP_STATUS_PORT);
+    table_end(t, FADT_LEN);
+    return xsdt_add(img, gpa);
+}
+
+static int build_madt(struct acpi_image *img, unsigned nr_vcpus)
+{
+    size_t len = ACPI_HEADER_LEN + 8 + nr_vcpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
+                 MADT_INT_OVERRIDE_LEN;
+    uint64_t gpa;
+    uint8_t *t = table_begin(img, "APIC", MADT_REVISION, len, &gpa);
+    if (!t)
+        return -1;
+    put_u32(t + 36, LAPIC_ADDR);
+    put_u32(t + 40, MADT_PCAT_COMPAT);
+    uint8_t *p = t + 44;
+
+    /* vCPU i has APIC id i (KVM's default) and ACPI processor UID i. */
+    for (unsigned i = 0; i < nr_vcpus; i++, p += MADT_LAPIC_LEN) {
+        p[0] = MADT_LAPIC;
+        p[1] = MADT_LAPIC_LEN;
+        p[2] = (uint8_t)i;
+        p[3] = (uint8_t)i;
+        put_u32(p + 4, MADT_LAPIC_ENABLED);
+    }
+
+    /* KVM's in-kernel IOAPIC: 24 pins from GSI 0. */
+    p[0] = MADT_IOAPIC;
+    p[1] = MADT_IOAPIC_LEN;
+    p[2] = (uint8_t)nr_vcpus;
+    p[3] = 0;
+    put_u32(p + 4, IOAPIC_ADDR);
+    put_u32(p + 8, 0);
+    p += MADT_IOAPIC_LEN;
+
+    /* KVM routes the PIT (ISA IRQ 0) to IOAPIC pin 2. Flags 0: conforming to
+     * the ISA bus, i.e. edge-triggered, active high. */
+    p[0] = MADT_INT_OVERRIDE;
+    p[1] = MADT_INT_OVERRIDE_LEN;
+    p[2] = 0;               /* bus: ISA */
+    p[3] = 0;               /* source: IRQ 0 */
+    put_u32(p + 4, 2);      /* GSI */
+    put_u16(p + 8, 0);
+
+    table_end(t, len);
+    return xsdt_add(img, gpa);
+}
+
+static int build_xsdt(struct acpi_image *img, uint64_t *gpa)
+{
+    size_t len = ACPI_HEADER_LEN + 8 * img->nr_xsdt;
+    uint8_t *t = table_begin(img, "XSDT", 1, len, gpa);
+    if (!t)
+        return -1;
+    for (unsigned i = 0; i < img->nr_xsdt; i++)
+        put_u64(t + ACPI_HEADER_LEN + 8 * i, img->xsdt[i]);
+    table_end(t, len);
+    return 0;
+}
+
+static void fill_rsdp(uint8_t *r, uint64_t xsdt)
+{
+    memcpy(r, "RSD PTR ", 8);
+    memcpy(r + 9, ACPI_OEM_ID, 6);
+    r[15] = 2;                      /* ACPI 2.0+: the XSDT fields are valid */
+    put_u32(r + 16, 0);             /* no RSDT */
+    put_u32(r + 20, RSDP_LEN);
+    put_u64(r + 24, xsdt);
+    r[8] = checksum(r, RSDP_V1_LEN);
+    r[32] = checksum(r, RSDP_LEN);
+}
+
+static int build_tables(struct acpi_image *img, unsigned nr_vcpus)
+{
+    uint64_t rsdp_gpa, dsdt, xsdt;
+    uint8_t *rsdp = image_alloc(img, RSDP_LEN, &rsdp_gpa);
+    if (!rsdp || build_dsdt(img, &dsdt) < 0 || build_fadt(img, dsdt) < 0 ||
+        build_madt(img, nr_vcpus) < 0 || build_xsdt(img, &xsdt) < 0)
+        return -1;
+    fill_rsdp(rsdp, xsdt);
+    return 0;
+}
+
+int acpi_setup(struct vm *vm)
+{
+    if (vm->nr_vcpus < 1 || vm->nr_vcpus > ACPI_MAX_VCPUS) {
+        log_error("ACPI: %u vCPUs, the MADT describes 1 to %d", vm->nr_vcpus,
+                  ACPI_MAX_VCPUS);
+        return -1;
+    }
+    uint8_t *ram = vm_guest_ram(vm, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
+    if (!ram) {
+        log_error("ACPI: no guest RAM at 0x%llx", LAYOUT_ACPI);
+        return -1;
+    }
+    struct acpi_image img = { .buf = calloc(1, LAYOUT_ACPI_SIZE) };
+    if (!img.buf) {
+        log_error("ACPI: out of memory");
+        return -1;
+    }
+    int ret = build_tables(&img, vm->nr_vcpus);
+    if (!ret)
+        memcpy(ram, img.buf, LAYOUT_ACPI_SIZE);
+    free(img.buf);
+    if (ret < 0)
+        return -1;
+    log_debug("ACPI: %zu bytes of tables at 0x%llx", img.used, LAYOUT_ACPI);
+    return acpi_pm_init(vm);
+}
