@@ -11,5 +11,13 @@ $(BUILD)/bench/linestamp: tests/bench/linestamp.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
-bench: $(BUILD)/minivmm $(BENCH_BINS) $(GUEST_ELFS) guest-images
+
+$(BUILD)/bench/first.elf: tests/bench/first.S
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $(BUILD)/bench/first.o $<
+	ld -m elf_x86_64 -static -nostdlib -N -Ttext=0x100000 -e _start -o $@ $(BUILD)/bench/first.o
+
+BENCH_BINS += $(BUILD)/bench/first.elf
+
+bench: $(BUILD)/minivmm $(BENCH_BINS) guest-images
 	@tests/bench/run.sh $(BUILD)

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# `make bench`: prints
+#  1. VMM instructions per port-I/O and MMIO exit dispatch (callgrind counts, so
+#     the numbers are repeatable and exclude time inside KVM), target <= 300;
+#  2. wall time from exec to the guest's first instruction (the whole run of a
+#     guest whose first instructions exit through the debug port), target <= 5 ms;
+#  3. Linux boot times beside QEMU's microvm: first kernel line, `Run /init`,
+#     power-off, and the ratio minivmm/QEMU (goal <= 0.8 to init).
+set -u
+build=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "== dispatch: VMM instructions per exit (callgrind; target <= 300)"
+reps=20000
+if command -v valgrind >/dev/null; then
+    for loop in pio mmio pio_alternating mmio_alternating; do
+        valgrind --tool=callgrind --callgrind-out-file="$work/cg.$loop" --collect-atstart=no \
+            "--toggle-collect=bench_${loop}_loop*" "$build/bench/bench_dispatch" $reps \
+            >/dev/null 2>&1
+        total=$(sed -n 's/^totals: //p' "$work/cg.$loop")
+        case $loop in
+            *alternating) what="alternating two devices (full lookup)" ;;
+            *) what="one register again and again" ;;
+        esac
+        printf '  %-5s %-40s %5d instructions/exit\n' "${loop%%_*}" "$what" $((total / reps))
+    done
+else
+    echo "  valgrind missing (scripts/install-deps.sh installs it)"
+fi
+
+echo "== exec to the guest's first output (bounds its first instruction; target <= 5 ms)"
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+    runs=50
+    for i in $(seq $runs); do
+        "$build/bench/linestamp" "" -- "$build/minivmm" --kernel "$build/bench/first.elf" \
+            --memory size=64M 2>/dev/null | sed -n 's/^: \([0-9.]*\) ms.*/\1/p'
+    done | sort -n >"$work/first"
+    echo "  $runs runs: min $(head -n 1 "$work/first") ms, median $(sed -n "$((runs / 2))p" "$work/first") ms, max $(tail -n 1 "$work/first") ms"
+else
+    echo "  SKIP: /dev/kvm not available"
+fi
+
+echo "== Linux boot beside QEMU microvm (same vmlinux, initramfs and command line)"
+vmlinux=$build/guest/vmlinux initramfs=$build/guest/initramfs.cpio
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+    echo "  SKIP: /dev/kvm not available"; exit 0
+fi
+if [ ! -r "$vmlinux" ]; then
+    echo "  SKIP: no guest image (make guest-images)"; exit 0
+fi
+cmdline="console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline) minivmm.check=cpus minivmm.cpus=2"
+patterns=("Linux version" "Run /init")
+"$build/bench/linestamp" "${patterns[@]}" -- "$build/minivmm" --kernel "$vmlinux" \
+    --initramfs "$initramfs" --cpus boot=2 --memory size=256M --cmdline "$cmdline" \
+    </dev/null >"$work/minivmm.times" 2>"$work/minivmm.err"
+if command -v qemu-system-x86_64 >/dev/null; then
+    # The same CPU model changes minivmm applies by default on this kind of host.
+    qemu_cpu=host
+    [ -d /sys/module/kvm_pvm ] && qemu_cpu=host,-cx16,+xsaveerptr
+    "$build/bench/linestamp" "${patterns[@]}" -- qemu-system-x86_64 \
+        -M microvm,x-option-roms=off,rtc=off,pit=on,pic=on,isa-serial=on \
+        -enable-kvm -cpu "$qemu_cpu" -m 256M -smp 2 -nodefaults -no-user-config -nographic \
+        -serial stdio -no-reboot -kernel "$vmlinux" -initrd "$initramfs" -append "$cmdline" \
+        </dev/null >"$work/qemu.times" 2>"$work/qemu.err"
+else
+    echo "  qemu-system-x86_64 missing (scripts/install-deps.sh installs it)" >"$work/qemu.times"
+fi
+ms() { sed -n "s/^$2: \([0-9.]*\) ms.*/\1/p" "$1"; }
+printf '  %-14s %12s %12s %8s\n' "" minivmm qemu ratio
+for label in "Linux version" "Run /init" exit; do
+    a=$(ms "$work/minivmm.times" "$label") b=$(ms "$work/qemu.times" "$label")
+    ratio=-
+    [ -n "$a" ] && [ -n "$b" ] && ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+    name=$label; [ "$label" = exit ] && name="power-off"
+    printf '  %-14s %10s ms %10s ms %8s\n' "$name" "${a:-?}" "${b:-?}" "$ratio"
+done
+grep -h "status" "$work/minivmm.times" | sed 's/^/  minivmm /'
+grep -h "status" "$work/qemu.times" 2>/dev/null | sed 's/^/  qemu    /'
