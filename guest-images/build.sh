@@ -149,7 +149,7 @@ build_kernel() {
 				printf "[guest]   ... %d build steps, %ds (last: %s)\n", n, now - t0, $2; fflush()
 			}
 		}
-		/ error: |Error [0-9]|objtool|^WARNING:/ { print "[guest]   " $0; fflush() }'
+		/ error: |Error [0-9]|warning: objtool|^WARNING:/ { print "[guest]   " $0; fflush() }'
 	local rc=${PIPESTATUS[0]}
 	set -e
 	if [ "$rc" != 0 ]; then

@@ -1,7 +1,7 @@
 # The test Linux image (guest-images/build.sh caches it outside the clone) and the
 # main job: `make run` boots it to an interactive shell on the serial console.
 
-GUEST_IMAGE_DIR := $(BUILD)/guest
+GUEST_IMAGE_DIR := $(BUILD)/image
 GUEST_VMLINUX   := $(GUEST_IMAGE_DIR)/vmlinux
 GUEST_INITRAMFS := $(GUEST_IMAGE_DIR)/initramfs.cpio
 GUEST_CMDLINE   ?= console=ttyS0 panic=-1 $(shell guest-images/host-compat-cmdline)

@@ -42,7 +42,7 @@ else
 fi
 
 echo "== Linux boot beside QEMU microvm (same vmlinux, initramfs and command line)"
-vmlinux=$build/guest/vmlinux initramfs=$build/guest/initramfs.cpio
+vmlinux=$build/image/vmlinux initramfs=$build/image/initramfs.cpio
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
     echo "  SKIP: /dev/kvm not available"; exit 0
 fi

@@ -6,8 +6,8 @@
 set -u
 build=$1
 minivmm=$build/minivmm
-vmlinux=$build/guest/vmlinux
-initramfs=$build/guest/initramfs.cpio
+vmlinux=$build/image/vmlinux
+initramfs=$build/image/initramfs.cpio
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0 failed=0 skipped=0
