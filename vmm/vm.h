@@ -46,7 +46,7 @@ struct vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool in_run;                /* inside KVM_RUN; protected by vm->pause_lock */
-    bool thread_started;
+    bool thread_started;        /* main thread only: joined by vm_wait_for_exit */
 };
 
 struct vm {
@@ -90,9 +90,10 @@ struct vm {
  * guest RAM, the address spaces, vCPUs. Returns 0 or an exit status after
  * printing one error line. */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
-/* Sets up the boot CPU from `regs` and starts one thread per vCPU. */
+/* Sets up the boot CPU from `regs` and starts one thread per vCPU. On failure
+ * it requests the exit itself, so vm_wait_for_exit always follows. */
 int vm_start_vcpus(struct vm *vm, const struct boot_regs *regs);
-/* Waits for an exit request, stops the vCPU threads; returns the exit status. */
+/* Waits for an exit request, joins the vCPU threads; returns the exit status. */
 int vm_wait_for_exit(struct vm *vm);
 /* Releases what vm_create made (vCPU threads must have stopped). */
 void vm_destroy(struct vm *vm);

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The command line: --version, --help, each kind of bad input (exit status 2 with
+# exactly one "minivmm: error:" line naming the problem, nothing on stdout),
+# --dump-mtree, and a host without /dev/kvm (simulated in a private mount
+# namespace when we may create one). Usage: tests/integration/cli.sh BUILD
+set -u
+build=$1
+minivmm=$build/minivmm
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0 skipped=0
+ok()     { echo "ok $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok $1: $2"; failed=$((failed + 1)); }
+skip()   { echo "skip $1: $2"; skipped=$((skipped + 1)); }
+
+# run ARGS...: leaves the status in $status, stdout/stderr in $work/out, $work/err.
+run() {
+    timeout 20 "$minivmm" "$@" </dev/null >"$work/out" 2>"$work/err"
+    status=$?
+}
+
+check_version() {
+    run --version
+    [ "$status" = 0 ] && [ "$(cat "$work/out")" = "minivmm 0.1.0" ] ||
+        { not_ok version "status $status, stdout '$(head -c 200 "$work/out")'"; return; }
+    ok version
+}
+
+check_help() {
+    run --help
+    [ "$status" = 0 ] || { not_ok help "status $status"; return; }
+    local want
+    for want in --kernel --initramfs --cmdline "--cpus boot=N" "--memory size=SIZE" --serial \
+        --cpu-features --dump-mtree --test-device --debug-exit-port --version "Exit statuses" \
+        "0  the guest powered off" "2  bad option" "4  the guest asked for a reset" \
+        "6  the guest crashed" "8  host failure" "(V << 1) | 1"; do
+        grep -qF -- "$want" "$work/out" || { not_ok help "no '$want' in --help"; return; }
+    done
+    ok help
+}
+
+# bad NAME NEEDLE ARGS...: status 2, one error line containing NEEDLE, no other
+# error line and nothing on stdout.
+bad() {
+    local name=$1 needle=$2; shift 2
+    run "$@"
+    local errors
+    errors=$(grep -c '^minivmm: error: ' "$work/err")
+    if [ "$status" != 2 ]; then
+        not_ok "$name" "status $status, want 2 (stderr: $(head -c 300 "$work/err"))"
+    elif [ "$errors" != 1 ]; then
+        not_ok "$name" "$errors error lines, want 1: $(head -c 300 "$work/err")"
+    elif ! grep '^minivmm: error: ' "$work/err" | grep -qF -- "$needle"; then
+        not_ok "$name" "the error does not name '$needle': $(cat "$work/err")"
+    elif [ -s "$work/out" ]; then
+        not_ok "$name" "stdout not empty: $(head -c 200 "$work/out")"
+    else
+        ok "$name"
+    fi
+}
+
+kernel=$work/kernel.bin
+printf 'not a kernel, just bytes\n' >"$kernel"
+
+check_bad_options() {
+    bad unknown_option "--bogus" --kernel "$kernel" --bogus
+    bad unknown_option_eq "--frob" --kernel "$kernel" --frob=1
+    bad missing_value "--cmdline" --kernel "$kernel" --cmdline
+    bad missing_value_before_option "--kernel" --kernel --cpus boot=1
+    bad flag_with_value "--dump-mtree" --dump-mtree=yes
+    bad positional_argument "vmlinux" --kernel "$kernel" vmlinux
+    bad bad_cpu_count "'x'" --kernel "$kernel" --cpus boot=x
+    bad cpu_count_range "'65'" --kernel "$kernel" --cpus boot=65
+    bad bad_sub_key "'foo'" --kernel "$kernel" --cpus foo=2
+    bad bad_memory_key "'sz'" --kernel "$kernel" --memory sz=1G
+    bad bad_size "'3Q'" --kernel "$kernel" --memory size=3Q
+    bad size_too_small "'1M'" --kernel "$kernel" --memory size=1M
+    bad size_unaligned "'5000'" --kernel "$kernel" --memory size=5000
+    bad bad_serial "'com1'" --kernel "$kernel" --serial com1
+    bad bad_port "'70000'" --kernel "$kernel" --debug-exit-port 70000
+    bad bad_cpu_feature "'avx9'" --kernel "$kernel" --cpu-features=-cx16,+avx9
+    bad bad_test_device "'file'" --kernel "$kernel" --test-device file=/tmp/x
+    bad missing_kernel "--kernel" --cpus boot=1
+    bad unreadable_kernel "$work/nonexistent" --kernel "$work/nonexistent"
+    bad unreadable_initramfs "$work/no-initrd" --kernel "$kernel" --initramfs "$work/no-initrd"
+    bad serial_file_unwritable "$work/no-dir/serial.log" --dump-mtree \
+        --serial "file=$work/no-dir/serial.log"
+}
+
+check_bad_kernel() {
+    if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+        skip bad_kernel_format "/dev/kvm not available"
+        return
+    fi
+    bad bad_kernel_format "$kernel" --kernel "$kernel" --serial off
+}
+
+check_dump_mtree() {
+    run --dump-mtree --memory size=5G
+    if [ "$status" != 0 ]; then
+        not_ok dump_mtree "status $status: $(head -c 300 "$work/err")"
+        return
+    fi
+    local want
+    for want in "address-space: memory" "address-space: io" ram-below-4g ram-above-4g serial \
+        "FlatView"; do
+        grep -qF -- "$want" "$work/out" || { not_ok dump_mtree "no '$want' in the dump"; return; }
+    done
+    ok dump_mtree
+}
+
+# In a private mount namespace with an empty /dev: --dump-mtree still works,
+# anything else fails with one error line naming /dev/kvm and status 8.
+check_without_kvm() {
+    if ! unshare -m true 2>/dev/null; then
+        skip dump_mtree_without_kvm "cannot create a mount namespace to hide /dev/kvm"
+        skip no_kvm_error "cannot create a mount namespace to hide /dev/kvm"
+        return
+    fi
+    local hide='mount -t tmpfs none /dev && ln -s /proc/self/fd /dev/fd && exec "$@"'
+    unshare -m sh -c "$hide" sh "$minivmm" --dump-mtree </dev/null >"$work/out" 2>"$work/err"
+    status=$?
+    if [ "$status" = 0 ] && grep -qF ram-below-4g "$work/out"; then
+        ok dump_mtree_without_kvm
+    else
+        not_ok dump_mtree_without_kvm "status $status: $(head -c 300 "$work/err")"
+    fi
+    unshare -m sh -c "$hide" sh "$minivmm" --kernel "$kernel" </dev/null >"$work/out" 2>"$work/err"
+    status=$?
+    if [ "$status" = 8 ] && [ "$(grep -c '^minivmm: error: ' "$work/err")" = 1 ] &&
+        grep -q '^minivmm: error: .*/dev/kvm' "$work/err"; then
+        ok no_kvm_error
+    else
+        not_ok no_kvm_error "status $status (want 8): $(head -c 300 "$work/err")"
+    fi
+}
+
+if [ ! -x "$minivmm" ]; then
+    echo "not ok build: $minivmm missing"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+check_version
+check_help
+check_bad_options
+check_bad_kernel
+check_dump_mtree
+check_without_kvm
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -1,0 +1,67 @@
+/* minivmm: parse the command line, build the machine, run it, exit with the
+ * guest's status. stdout belongs to the guest's serial console. */
+#include <stdio.h>
+
+#include "devices/devices.h"
+#include "util/log.h"
+#include "vmm/loader.h"
+#include "vmm/options.h"
+#include "vmm/vm.h"
+
+static int create_devices(struct vm *vm, const struct vm_config *cfg)
+{
+    if (serial_init(vm, cfg) || debug_exit_init(vm, cfg->debug_exit_port) || i8042_init(vm))
+        return EXIT_USAGE;
+    if (cfg->test_device && testdev_init(vm, cfg->test_device))
+        return EXIT_USAGE;
+    return 0;
+}
+
+static void dump_mtree(struct vm *vm)
+{
+    AddressSpace *spaces[] = { vm->as_mem, vm->as_io };
+    memory_dump_mtree(stdout, spaces, 2);
+    fflush(stdout);
+}
+
+static int run(const struct vm_config *cfg)
+{
+    struct vm vm;
+    struct boot_regs regs = { 0 };
+    int status = vm_create(&vm, cfg);
+    if (status == 0)
+        status = create_devices(&vm, cfg);
+    if (status == 0 && cfg->dump_mtree) {
+        dump_mtree(&vm);
+    } else if (status == 0) {
+        if (loader_load(&vm, cfg, &regs)) {
+            status = EXIT_USAGE;
+        } else {
+            vm_start_vcpus(&vm, &regs);
+            status = vm_wait_for_exit(&vm);
+        }
+    }
+    devices_cleanup();
+    vm_destroy(&vm);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct vm_config cfg;
+    char err[512];
+    switch (options_parse(argc, argv, &cfg, err, sizeof(err))) {
+    case OPTIONS_HELP:
+        options_usage(stdout);
+        return 0;
+    case OPTIONS_VERSION:
+        printf("minivmm %s\n", MINIVMM_VERSION);
+        return 0;
+    case OPTIONS_ERROR:
+        log_error("%s", err);
+        return EXIT_USAGE;
+    case OPTIONS_RUN:
+        break;
+    }
+    return run(&cfg);
+}

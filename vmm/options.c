@@ -1,0 +1,330 @@
+#include "vmm/options.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/cpuid.h"
+#include "vmm/layout.h"
+
+#define MAX_CPUS       64
+#define MIN_MEM_SIZE   (2ull << 20)
+#define MAX_MEM_SIZE   (1ull << 40)
+#define MEM_GRANULE    4096ull
+#define DEFAULT_MEM    (512ull << 20)
+
+#define FAIL(...)                                                              \
+    do {                                                                       \
+        snprintf(err, errlen, __VA_ARGS__);                                    \
+        return -1;                                                             \
+    } while (0)
+
+/* Decimal, or hexadecimal with 0x; no sign, no spaces, no overflow. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    unsigned base = 10;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (!*s)
+        return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9')
+            d = (unsigned)(*s - '0');
+        else if (base == 16 && *s >= 'a' && *s <= 'f')
+            d = (unsigned)(*s - 'a' + 10);
+        else if (base == 16 && *s >= 'A' && *s <= 'F')
+            d = (unsigned)(*s - 'A' + 10);
+        else
+            return false;
+        if (v > (UINT64_MAX - d) / base)
+            return false;
+        v = v * base + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* A byte count with an optional K, M, G or T suffix (powers of 1024). */
+static bool parse_size(const char *s, uint64_t *out)
+{
+    size_t len = strlen(s);
+    unsigned shift = 0;
+    if (len) {
+        switch (s[len - 1]) {
+        case 'k': case 'K': shift = 10; break;
+        case 'm': case 'M': shift = 20; break;
+        case 'g': case 'G': shift = 30; break;
+        case 't': case 'T': shift = 40; break;
+        }
+    }
+    char digits[32];
+    if (shift)
+        len--;
+    if (len == 0 || len >= sizeof(digits))
+        return false;
+    memcpy(digits, s, len);
+    digits[len] = '\0';
+    uint64_t v;
+    if (!parse_u64(digits, &v) || v > (UINT64_MAX >> shift))
+        return false;
+    *out = v << shift;
+    return true;
+}
+
+/* The value of the only sub-key an option knows ("boot" in "boot=2"). */
+static int sub_key_value(const char *opt, const char *value, const char *key,
+                         const char *expected, const char **out, char *err, size_t errlen)
+{
+    const char *eq = strchr(value, '=');
+    size_t klen = eq ? (size_t)(eq - value) : strlen(value);
+    if (!eq || klen != strlen(key) || strncmp(value, key, klen))
+        FAIL("%s: unknown key '%.*s' (expected %s)", opt, (int)klen, value, expected);
+    if (strchr(eq + 1, ','))
+        FAIL("%s: only one key is known (expected %s), got '%s'", opt, expected, value);
+    *out = eq + 1;
+    return 0;
+}
+
+static int opt_cpus(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    const char *n;
+    uint64_t v;
+    if (sub_key_value("--cpus", value, "boot", "boot=N", &n, err, errlen))
+        return -1;
+    if (!parse_u64(n, &v) || v < 1 || v > MAX_CPUS)
+        FAIL("--cpus: bad CPU count '%s' (expected 1..%d)", n, MAX_CPUS);
+    cfg->nr_cpus = (unsigned)v;
+    return 0;
+}
+
+static int opt_memory(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    const char *s;
+    uint64_t v;
+    if (sub_key_value("--memory", value, "size", "size=SIZE", &s, err, errlen))
+        return -1;
+    if (!parse_size(s, &v))
+        FAIL("--memory: bad size '%s' (expected a number with an optional K, M, G or T)", s);
+    if (v < MIN_MEM_SIZE || v > MAX_MEM_SIZE)
+        FAIL("--memory: size '%s' is out of range (2M..1T)", s);
+    if (v % MEM_GRANULE)
+        FAIL("--memory: size '%s' is not a multiple of 4K", s);
+    cfg->mem_size = v;
+    return 0;
+}
+
+static int opt_serial(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    if (!strcmp(value, "tty")) {
+        cfg->serial = SERIAL_TTY;
+    } else if (!strcmp(value, "off")) {
+        cfg->serial = SERIAL_OFF;
+    } else if (!strncmp(value, "file=", 5) && value[5]) {
+        cfg->serial = SERIAL_FILE;
+        cfg->serial_path = value + 5;
+    } else {
+        FAIL("--serial: bad value '%s' (expected tty, off or file=PATH)", value);
+    }
+    return 0;
+}
+
+static int opt_port(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    uint64_t v;
+    if (!parse_u64(value, &v) || v < 1 || v > 0xffff)
+        FAIL("--debug-exit-port: bad port '%s' (expected 1..0xffff)", value);
+    cfg->debug_exit_port = (uint16_t)v;
+    return 0;
+}
+
+static int opt_test_device(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    const char *path;
+    if (sub_key_value("--test-device", value, "log", "log=PATH", &path, err, errlen))
+        return -1;
+    if (!*path)
+        FAIL("--test-device: empty log path");
+    cfg->test_device = value;
+    return 0;
+}
+
+static int opt_cpu_features(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    if (cpuid_check_features(value, err, errlen))
+        return -1;
+    cfg->cpu_features = value;
+    return 0;
+}
+
+static int opt_cmdline(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    if (strlen(value) >= LAYOUT_CMDLINE_MAX)
+        FAIL("--cmdline: longer than %llu bytes", LAYOUT_CMDLINE_MAX - 1);
+    cfg->cmdline = value;
+    return 0;
+}
+
+static int opt_kernel(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    cfg->kernel = value;
+    return 0;
+}
+
+static int opt_initramfs(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    cfg->initramfs = value;
+    return 0;
+}
+
+enum option_kind { OPT_VALUE, OPT_FLAG_DUMP, OPT_FLAG_HELP, OPT_FLAG_VERSION };
+
+static const struct option_def {
+    const char *name;
+    enum option_kind kind;
+    int (*set)(struct vm_config *cfg, const char *value, char *err, size_t errlen);
+} option_defs[] = {
+    { "kernel", OPT_VALUE, opt_kernel },
+    { "initramfs", OPT_VALUE, opt_initramfs },
+    { "cmdline", OPT_VALUE, opt_cmdline },
+    { "cpus", OPT_VALUE, opt_cpus },
+    { "memory", OPT_VALUE, opt_memory },
+    { "serial", OPT_VALUE, opt_serial },
+    { "cpu-features", OPT_VALUE, opt_cpu_features },
+    { "test-device", OPT_VALUE, opt_test_device },
+    { "debug-exit-port", OPT_VALUE, opt_port },
+    { "dump-mtree", OPT_FLAG_DUMP, NULL },
+    { "help", OPT_FLAG_HELP, NULL },
+    { "version", OPT_FLAG_VERSION, NULL },
+};
+
+static const struct option_def *find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(option_defs) / sizeof(option_defs[0]); i++)
+        if (strlen(option_defs[i].name) == len && !strncmp(option_defs[i].name, name, len))
+            return &option_defs[i];
+    return NULL;
+}
+
+static int check_readable(const char *what, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        FAIL("cannot read %s '%s': %s", what, path, strerror(errno));
+    int r = fstat(fd, &st);
+    close(fd);
+    if (r == 0 && S_ISDIR(st.st_mode))
+        FAIL("cannot read %s '%s': %s", what, path, strerror(EISDIR));
+    return 0;
+}
+
+enum options_result options_parse(int argc, char *const argv[], struct vm_config *cfg,
+                                  char *err, size_t errlen)
+{
+    *cfg = (struct vm_config){
+        .cmdline = "",
+        .nr_cpus = 1,
+        .mem_size = DEFAULT_MEM,
+        .serial = SERIAL_TTY,
+        .debug_exit_port = 0xf4,
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) || !arg[2]) {
+            snprintf(err, errlen, "unexpected argument '%s' (see --help)", arg);
+            return OPTIONS_ERROR;
+        }
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct option_def *def = find_option(name, len);
+        if (!def) {
+            snprintf(err, errlen, "unknown option '--%.*s' (see --help)", (int)len, name);
+            return OPTIONS_ERROR;
+        }
+        if (def->kind != OPT_VALUE) {
+            if (eq) {
+                snprintf(err, errlen, "option --%s takes no value", def->name);
+                return OPTIONS_ERROR;
+            }
+            if (def->kind == OPT_FLAG_HELP)
+                return OPTIONS_HELP;
+            if (def->kind == OPT_FLAG_VERSION)
+                return OPTIONS_VERSION;
+            cfg->dump_mtree = true;
+            continue;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            /* "--kernel --cmdline x" is a forgotten value, not a kernel named --cmdline. */
+            if (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)) {
+                snprintf(err, errlen, "option --%s needs a value", def->name);
+                return OPTIONS_ERROR;
+            }
+            value = argv[++i];
+        }
+        if (!*value && def->set != opt_cmdline) {
+            snprintf(err, errlen, "option --%s needs a value", def->name);
+            return OPTIONS_ERROR;
+        }
+        if (def->set(cfg, value, err, errlen))
+            return OPTIONS_ERROR;
+    }
+    if (!cfg->kernel && !cfg->dump_mtree) {
+        snprintf(err, errlen, "no kernel given (use --kernel PATH)");
+        return OPTIONS_ERROR;
+    }
+    if (cfg->kernel && !cfg->dump_mtree && check_readable("kernel", cfg->kernel, err, errlen))
+        return OPTIONS_ERROR;
+    if (cfg->initramfs && !cfg->dump_mtree &&
+        check_readable("initramfs", cfg->initramfs, err, errlen))
+        return OPTIONS_ERROR;
+    return OPTIONS_RUN;
+}
+
+void options_usage(FILE *out)
+{
+    fprintf(out,
+"Usage: minivmm --kernel PATH [OPTIONS]\n"
+"Runs one x86-64 guest on KVM. The guest's serial console is on stdin/stdout.\n"
+"\n"
+"Options (--opt VALUE and --opt=VALUE both work):\n"
+"  --kernel PATH          kernel: ELF vmlinux (PVH entry), bzImage or multiboot image\n"
+"  --initramfs PATH       initial ramdisk\n"
+"  --cmdline STR          kernel command line (default empty)\n"
+"  --cpus boot=N          number of vCPUs, 1..%d (default 1)\n"
+"  --memory size=SIZE     guest RAM, 2M..1T in 4K multiples; K/M/G/T suffixes\n"
+"                         (default 512M)\n"
+"  --serial MODE          COM1: tty (default), file=PATH or off\n"
+"  --cpu-features LIST    guest CPUID changes, e.g. -cx16,+xsaveerptr: '+name' (or\n"
+"                         'name') sets a feature and what it needs, '-name' hides it\n"
+"                         and what needs it; applied left to right. On kvm_pvm hosts\n"
+"                         %s is applied first (a warning says so).\n"
+"  --debug-exit-port N    port of the debug-exit device (default 0xf4): writing V\n"
+"                         ends minivmm with status (V << 1) | 1\n"
+"  --dump-mtree           print the memory tree and flat views, then exit\n"
+"  --help                 this text\n"
+"  --version              print the version\n"
+"\n"
+"Testing options:\n"
+"  --test-device log=PATH the integration test device (DMA, MMIO and ROM checks),\n"
+"                         logging to PATH\n"
+"\n"
+"Exit statuses:\n"
+"  %d  the guest powered off\n"
+"  %d  bad option or file\n"
+"  %d  the guest asked for a reset (reboot, or panic with panic=-1)\n"
+"  %d  the guest crashed (triple fault, KVM internal error, failed entry)\n"
+"  %d  host failure (no usable /dev/kvm, a KVM call failed, out of memory)\n"
+"  odd (V << 1) | 1: the guest wrote V to the debug-exit port\n",
+            MAX_CPUS, CPUID_KVM_PVM_DEFAULTS, EXIT_POWEROFF, EXIT_USAGE, EXIT_REBOOT,
+            EXIT_GUEST_CRASH, EXIT_HOST_ERROR);
+}
