@@ -73,12 +73,20 @@ static int kvm_open_vm(struct vm *vm)
     if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
         ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0)
         return kvm_fail("KVM_SET_IDENTITY_MAP_ADDR");
+    vm->has_kvm = true;
+    return 0;
+}
+
+/* After guest RAM's memslot: KVM installs the first memslot quickly, but every
+ * memslot change after the irqchip exists waits for an SRCU grace period (about
+ * 4 ms on the kvm_pvm host), which would delay the guest's first instruction. */
+static int kvm_create_irqchip(struct vm *vm)
+{
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
         return kvm_fail("KVM_CREATE_IRQCHIP");
     struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
     if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
         return kvm_fail("KVM_CREATE_PIT2");
-    vm->has_kvm = true;
     return 0;
 }
 
@@ -151,13 +159,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
     /* --dump-mtree shows the machine's tree, which needs no KVM. */
     int r;
-    if (!cfg->dump_mtree) {
-        if ((r = kvm_open_vm(vm)) || (r = build_cpuid_policy(vm)))
-            return r;
-    }
+    if (!cfg->dump_mtree && (r = kvm_open_vm(vm)))
+        return r;
     if ((r = build_memory(vm)))
         return r;
-    if (vm->has_kvm && (r = vcpus_create(vm)))
+    if (vm->has_kvm && ((r = kvm_create_irqchip(vm)) || (r = build_cpuid_policy(vm)) ||
+                        (r = vcpus_create(vm))))
         return r;
     return 0;
 }

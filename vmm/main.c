@@ -4,6 +4,7 @@
 
 #include "devices/devices.h"
 #include "util/log.h"
+#include "vmm/acpi.h"
 #include "vmm/loader.h"
 #include "vmm/options.h"
 #include "vmm/vm.h"
@@ -14,6 +15,9 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_USAGE;
     if (cfg->test_device && testdev_init(vm, cfg->test_device))
         return EXIT_USAGE;
+    /* Before the loader, which passes the RSDP's address to the kernel. */
+    if (acpi_setup(vm))
+        return EXIT_HOST_ERROR;
     return 0;
 }
 

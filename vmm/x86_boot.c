@@ -1,9 +1,10 @@
 /* Boot CPU state: the flat GDT, identity page tables for 64-bit entry, segment
  * and control registers, and the per-vCPU FPU and MSR defaults.
  *
- * GDT at LAYOUT_GDT: 0x08 64-bit code, 0x10 32-bit code, 0x18 data, all flat.
- * 32-bit entries (PVH, multiboot) get CS 0x10 and DS/ES/SS 0x18 as the PVH
- * protocol expects; 64-bit entries CS 0x08. */
+ * GDT at LAYOUT_GDT: 0x08 32-bit code, 0x10 64-bit code, 0x18 data, all flat.
+ * 32-bit entries (PVH, multiboot) get CS 0x08 and DS/ES/SS 0x18; 64-bit entries
+ * CS 0x10 and 0x18, which are the __BOOT_CS and __BOOT_DS the Linux 64-bit boot
+ * protocol asks for. */
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -12,8 +13,8 @@
 #include "vmm/layout.h"
 #include "vmm/vcpu.h"
 
-#define SEL_CODE64 0x08
-#define SEL_CODE32 0x10
+#define SEL_CODE32 0x08
+#define SEL_CODE64 0x10
 #define SEL_DATA   0x18
 
 #define CR0_PE (1ull << 0)
@@ -79,8 +80,8 @@ static int write_gdt(struct vm *vm)
 {
     static const uint64_t gdt[] = {
         0,
-        0x00af9b000000ffffull,  /* SEL_CODE64: execute/read, L=1 */
         0x00cf9b000000ffffull,  /* SEL_CODE32: execute/read, D=1, 4 GiB */
+        0x00af9b000000ffffull,  /* SEL_CODE64: execute/read, L=1 */
         0x00cf93000000ffffull,  /* SEL_DATA: read/write, B=1, 4 GiB */
     };
     void *p = vm_guest_ram(vm, LAYOUT_GDT, sizeof(gdt));
