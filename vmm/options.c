@@ -315,7 +315,7 @@ void options_usage(FILE *out)
 "  --version              print the version\n"
 "\n"
 "Testing options:\n"
-"  --test-device log=PATH the integration test device (DMA, MMIO and ROM checks),\n"
+"  --test-device log=PATH the integration test device (access widths, ROM device),\n"
 "                         logging to PATH\n"
 "\n"
 "Exit statuses:\n"
