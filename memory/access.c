@@ -42,44 +42,6 @@ void device_mem_store(volatile void *p, uint64_t val, unsigned size)
     log_error("memory: device store of size %u", size);
 }
 
-/* The host-order value of the `w` bytes at `b` (memory order), and back. */
-static uint64_t host_value(const uint8_t *b, unsigned w)
-{
-    uint16_t v16;
-    uint32_t v32;
-    uint64_t v64;
-    switch (w) {
-    case 2:
-        memcpy(&v16, b, 2);
-        return v16;
-    case 4:
-        memcpy(&v32, b, 4);
-        return v32;
-    case 8:
-        memcpy(&v64, b, 8);
-        return v64;
-    }
-    return b[0];
-}
-
-static void host_bytes(uint8_t *b, uint64_t v, unsigned w)
-{
-    uint16_t v16 = (uint16_t)v;
-    uint32_t v32 = (uint32_t)v;
-    switch (w) {
-    case 2:
-        memcpy(b, &v16, 2);
-        return;
-    case 4:
-        memcpy(b, &v32, 4);
-        return;
-    case 8:
-        memcpy(b, &v, 8);
-        return;
-    }
-    b[0] = (uint8_t)v;
-}
-
 /* Largest of 8/4/2/1 that `addr` is aligned to and that fits in `left`. */
 static unsigned unit_width(uintptr_t addr, size_t left)
 {

@@ -164,47 +164,6 @@ static bool access_direct(const MemoryRegion *mr, SizeRange valid, hwaddr off,
            len <= mr->impl_max && (mr->ops->impl.unaligned || !(off & (len - 1)));
 }
 
-/* Constant-size copies compile to single moves; a variable-size memcpy is a call. */
-static uint64_t load_le(const uint8_t *p, unsigned len)
-{
-    uint16_t v16;
-    uint32_t v32;
-    uint64_t v64;
-    switch (len) {
-    case 1:
-        return p[0];
-    case 2:
-        memcpy(&v16, p, 2);
-        return v16;
-    case 4:
-        memcpy(&v32, p, 4);
-        return v32;
-    default:
-        memcpy(&v64, p, 8);
-        return v64;
-    }
-}
-
-static void store_le(uint8_t *p, uint64_t v, unsigned len)
-{
-    uint16_t v16 = (uint16_t)v;
-    uint32_t v32 = (uint32_t)v;
-    switch (len) {
-    case 1:
-        p[0] = (uint8_t)v;
-        return;
-    case 2:
-        memcpy(p, &v16, 2);
-        return;
-    case 4:
-        memcpy(p, &v32, 4);
-        return;
-    default:
-        memcpy(p, &v, 8);
-        return;
-    }
-}
-
 /* Bytes in memory order <-> the device's value: this host is little-endian, so a
  * big-endian device sees them byte-swapped. */
 static MemTxResult access_direct_op(const MemoryRegion *mr, hwaddr off, uint8_t *buf,
@@ -214,7 +173,7 @@ static MemTxResult access_direct_op(const MemoryRegion *mr, hwaddr off, uint8_t 
     uint64_t v = 0;
     MemTxResult r;
     if (is_write) {
-        v = load_le(buf, len);
+        v = host_value(buf, len);
         if (be)
             v = __builtin_bswap64(v) >> (64 - 8 * len);
         return mr->ops->write(mr->opaque, off, v, len);
@@ -222,7 +181,7 @@ static MemTxResult access_direct_op(const MemoryRegion *mr, hwaddr off, uint8_t 
     r = unit_read(mr, off, len, &v);
     if (be)
         v = __builtin_bswap64(v) >> (64 - 8 * len);
-    store_le(buf, v, len);
+    host_bytes(buf, v, len);
     return r;
 }
 

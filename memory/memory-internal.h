@@ -2,7 +2,48 @@
 #ifndef MINIVMM_MEMORY_INTERNAL_H
 #define MINIVMM_MEMORY_INTERNAL_H
 
+#include <string.h>
+
 #include "memory/memory.h"
+
+/* The host-order value of the `w` (1, 2, 4, 8) bytes at `b` (memory order), and
+ * back; constant-size copies compile to single moves. */
+static inline uint64_t host_value(const uint8_t *b, unsigned w)
+{
+    uint16_t v16;
+    uint32_t v32;
+    uint64_t v64;
+    switch (w) {
+    case 2:
+        memcpy(&v16, b, 2);
+        return v16;
+    case 4:
+        memcpy(&v32, b, 4);
+        return v32;
+    case 8:
+        memcpy(&v64, b, 8);
+        return v64;
+    }
+    return b[0];
+}
+
+static inline void host_bytes(uint8_t *b, uint64_t v, unsigned w)
+{
+    uint16_t v16 = (uint16_t)v;
+    uint32_t v32 = (uint32_t)v;
+    switch (w) {
+    case 2:
+        memcpy(b, &v16, 2);
+        return;
+    case 4:
+        memcpy(b, &v32, 4);
+        return;
+    case 8:
+        memcpy(b, &v, 8);
+        return;
+    }
+    b[0] = (uint8_t)v;
+}
 
 /* ---- region.c ---- */
 /* The kind shown by the mtree dump and in flat-view lines. */
