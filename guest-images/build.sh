@@ -68,11 +68,12 @@ link_outputs() {
 	mkdir -p "$outdir"
 	ln -sfn "$final/vmlinux" "$outdir/vmlinux"
 	ln -sfn "$final/initramfs.cpio" "$outdir/initramfs.cpio"
+	ln -sfn "$final/bzImage" "$outdir/bzImage"
 	log "$outdir/vmlinux -> $final/vmlinux"
 	log "$outdir/initramfs.cpio -> $final/initramfs.cpio"
 }
 
-if [ -f "$final/vmlinux" ] && [ -f "$final/initramfs.cpio" ]; then
+if [ -f "$final/vmlinux" ] && [ -f "$final/bzImage" ] && [ -f "$final/initramfs.cpio" ]; then
 	log "cached: $final"
 	link_outputs
 	exit 0
@@ -84,7 +85,7 @@ if ! flock -n 9; then
 	log "another guest build is running; waiting for it"
 	flock 9
 fi
-if [ -f "$final/vmlinux" ] && [ -f "$final/initramfs.cpio" ]; then
+if [ -f "$final/vmlinux" ] && [ -f "$final/bzImage" ] && [ -f "$final/initramfs.cpio" ]; then
 	log "cached (built by another process): $final"
 	link_outputs
 	exit 0
@@ -140,9 +141,9 @@ build_kernel() {
 	[ "$bad" = 0 ] || die "kernel.config options were dropped by kconfig (unmet dependencies?)"
 
 	# ---- 3. kernel ----
-	log "building vmlinux with make -j$jobs (full log: $work/build.log; takes minutes)"
+	log "building vmlinux and bzImage with make -j$jobs (full log: $work/build.log; takes minutes)"
 	set +e
-	make -C "$src" -j"$jobs" vmlinux 2>&1 | tee "$work/build.log" | awk -v t0="$(date +%s)" '
+	make -C "$src" -j"$jobs" vmlinux bzImage 2>&1 | tee "$work/build.log" | awk -v t0="$(date +%s)" '
 		/^  [A-Z]/ {
 			if (++n % 200 == 0) {
 				"date +%s" | getline now; close("date +%s")
@@ -164,7 +165,7 @@ build_kernel() {
 	local tmp=$kdir.tmp
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
-	cp "$src/vmlinux" "$src/System.map" "$work/gen_init_cpio" "$tmp/"
+	cp "$src/vmlinux" "$src/System.map" "$src/arch/x86/boot/bzImage" "$work/gen_init_cpio" "$tmp/"
 	cp "$src/.config" "$tmp/config"
 	{
 		echo "kernel key=$kkey host_compat=$compat"
@@ -180,7 +181,7 @@ build_kernel() {
 	log "kernel built in $((SECONDS - start))s: $kdir/vmlinux"
 }
 
-if [ -f "$kdir/vmlinux" ]; then
+if [ -f "$kdir/vmlinux" ] && [ -f "$kdir/bzImage" ]; then
 	log "kernel cached: $kdir"
 else
 	build_kernel
@@ -210,7 +211,9 @@ mkdir -p "$tmp"
 "$kdir/gen_init_cpio" -t 0 "$tmp/initramfs.list" >"$tmp/initramfs.cpio"
 
 # ---- 5. publish atomically ----
-ln "$kdir/vmlinux" "$tmp/vmlinux" 2>/dev/null || cp "$kdir/vmlinux" "$tmp/vmlinux"
+for f in vmlinux bzImage; do
+	ln "$kdir/$f" "$tmp/$f" 2>/dev/null || cp "$kdir/$f" "$tmp/$f"
+done
 cp "$kdir/config" "$kdir/BUILDINFO" "$tmp/"
 echo "guest key=$key" >>"$tmp/BUILDINFO"
 rm -rf "$final"

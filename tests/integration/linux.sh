@@ -7,6 +7,7 @@ set -u
 build=$1
 minivmm=$build/minivmm
 vmlinux=$build/image/vmlinux
+bzimage=$build/image/bzImage
 initramfs=$build/image/initramfs.cpio
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -15,23 +16,23 @@ ok()      { echo "ok $1"; passed=$((passed + 1)); }
 not_ok()  { echo "not ok $1"; failed=$((failed + 1)); }
 
 # The number of checks below, reported as skipped when they cannot run.
-nr_checks=8
+nr_checks=10
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
     echo "SKIP: /dev/kvm not available — Linux boot tests not run"
     echo "0 passed, 0 failed, $nr_checks skipped"; exit 0
 fi
-if [ ! -r "$vmlinux" ] || [ ! -r "$initramfs" ]; then
-    echo "not ok guest-image: $vmlinux or $initramfs missing (make guest-images)"
+if [ ! -r "$vmlinux" ] || [ ! -r "$bzimage" ] || [ ! -r "$initramfs" ]; then
+    echo "not ok guest-image: $vmlinux, $bzimage or $initramfs missing (make guest-images)"
     echo "0 passed, 1 failed"; exit 1
 fi
 
-# boot NAME TIMEOUT CMDLINE-EXTRA...: boots once; leaves serial output in
+# boot NAME KERNEL TIMEOUT CMDLINE-EXTRA...: boots once; leaves serial output in
 # $work/NAME.serial, stderr in $work/NAME.err, the exit status in $status and the
 # elapsed seconds in $elapsed.
 boot() {
-    local name=$1 limit=$2; shift 2
+    local name=$1 kernel=$2 limit=$3; shift 3
     local start=$SECONDS
-    timeout --kill-after=10 "$limit" "$minivmm" --kernel "$vmlinux" --initramfs "$initramfs" \
+    timeout --kill-after=10 "$limit" "$minivmm" --kernel "$kernel" --initramfs "$initramfs" \
         --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" \
         --cmdline "console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline) $*" \
         </dev/null >"$work/$name.out" 2>"$work/$name.err"
@@ -58,7 +59,7 @@ show_tail() {
 }
 
 token=tok$$x$RANDOM
-boot main 600 "minivmm.check=cpus,memory,cmdline,acpi minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token"
+boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token"
 echo "  boot took ${elapsed}s"
 result() { grep -a "^MINIVMM-CHECK $1 " "$work/main.serial" | tr -d '\r' | tail -n 1; }
 if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
@@ -88,12 +89,28 @@ fi
 # The broken boot: the guest kernel panics; the check above must call that a failure
 # and say why. With panic=-1 the kernel reboots at once, which minivmm reports as
 # a non-zero status.
-boot panic 600 "minivmm.check=panic"
+boot panic "$vmlinux" 600 "minivmm.check=panic"
 why=$(explain_failure panic)
 if [ "$status" -ne 0 ] && ! grep -aq '^MINIVMM-DONE' "$work/panic.serial" && [[ $why == "kernel panic"* ]]; then
     ok "panic-detected (status $status: $why)"
 else
     not_ok "panic-detected: status $status, explanation '$why'"; show_tail panic
+fi
+
+# The same kernel through the bzImage boot protocol (zero page, e820, 64-bit entry)
+# instead of the PVH note; its payload is uncompressed (guest-images/kernel.config).
+boot bzimage "$bzimage" 900 "minivmm.check=cpus,cmdline minivmm.cpus=2 minivmm.token=bz$token"
+echo "  bzImage boot took ${elapsed}s"
+if grep -aq "^MINIVMM-CHECK cmdline PASS.*bz$token" "$work/bzimage.serial" &&
+   grep -aq '^MINIVMM-CHECK cpus PASS' "$work/bzimage.serial"; then
+    ok "bzimage-boot-checks"
+else
+    not_ok "bzimage-boot-checks: $(explain_failure bzimage)"; show_tail bzimage
+fi
+if [ "$status" -eq 0 ] && grep -aq '^MINIVMM-DONE' "$work/bzimage.serial"; then
+    ok "bzimage-poweroff-status-0"
+else
+    not_ok "bzimage-poweroff-status-0: $(explain_failure bzimage)"
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
