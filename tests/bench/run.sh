@@ -67,7 +67,7 @@ if command -v qemu-system-x86_64 >/dev/null; then
 else
     echo "  qemu-system-x86_64 missing (scripts/install-deps.sh installs it)" >"$work/qemu.times"
 fi
-ms() { sed -n "s/^$2: \([0-9.]*\) ms.*/\1/p" "$1"; }
+ms() { sed -n "s|^$2: \([0-9.]*\) ms.*|\1|p" "$1"; }
 printf '  %-14s %12s %12s %8s\n' "" minivmm qemu ratio
 for label in "Linux version" "Run /init" exit; do
     a=$(ms "$work/minivmm.times" "$label") b=$(ms "$work/qemu.times" "$label")
