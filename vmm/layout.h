@@ -13,6 +13,12 @@
 #define LAYOUT_EBDA         0x9fc00ull   /* reserved from here to 1 MiB */
 #define LAYOUT_ACPI         0xe0000ull   /* RSDP and ACPI tables (BIOS area) */
 #define LAYOUT_ACPI_SIZE    0x10000ull
+/* Intel MP table: the floating pointer first in Linux's second scan area
+ * (639-640 KiB), so its scan stops there; the configuration table right after
+ * the ACPI area, 196 + 20 bytes per vCPU (1476 for 64 vCPUs, 195 at most). */
+#define LAYOUT_MPTABLE_FLOATING    LAYOUT_EBDA
+#define LAYOUT_MPTABLE_CONFIG      0xf0000ull
+#define LAYOUT_MPTABLE_CONFIG_SIZE 0x1000ull
 #define LAYOUT_HIGH_MEM     0x100000ull  /* 1 MiB: kernels load here or above */
 #define LAYOUT_MMIO_HOLE    0xc0000000ull /* RAM below 4 GiB ends here at most */
 #define LAYOUT_4G           0x100000000ull

@@ -6,6 +6,7 @@
 #include "util/log.h"
 #include "vmm/acpi.h"
 #include "vmm/loader.h"
+#include "vmm/mptable.h"
 #include "vmm/options.h"
 #include "vmm/vm.h"
 
@@ -17,6 +18,9 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_USAGE;
     /* Before the loader, which passes the RSDP's address to the kernel. */
     if (acpi_setup(vm))
+        return EXIT_HOST_ERROR;
+    /* Only so Linux's scan for one stops early; it takes the MADT's description. */
+    if (mptable_setup(vm))
         return EXIT_HOST_ERROR;
     return 0;
 }
