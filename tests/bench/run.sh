@@ -51,7 +51,7 @@ if [ ! -r "$vmlinux" ]; then
 fi
 cmdline="console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline) minivmm.check=cpus minivmm.cpus=2"
 patterns=("Linux version" "Run /init")
-"$build/bench/linestamp" "${patterns[@]}" -- "$build/minivmm" --kernel "$vmlinux" \
+"$build/bench/linestamp" -o "$work/minivmm.serial" "${patterns[@]}" -- "$build/minivmm" --kernel "$vmlinux" \
     --initramfs "$initramfs" --cpus boot=2 --memory size=256M --cmdline "$cmdline" \
     </dev/null >"$work/minivmm.times" 2>"$work/minivmm.err"
 if command -v qemu-system-x86_64 >/dev/null; then
@@ -59,7 +59,7 @@ if command -v qemu-system-x86_64 >/dev/null; then
     # fails to set the arch-capabilities MSR here unless it is hidden).
     qemu_cpu=host
     [ -d /sys/module/kvm_pvm ] && qemu_cpu=host,-cx16,+xsaveerptr,-arch-capabilities
-    "$build/bench/linestamp" "${patterns[@]}" -- qemu-system-x86_64 \
+    "$build/bench/linestamp" -o "$work/qemu.serial" "${patterns[@]}" -- qemu-system-x86_64 \
         -M microvm,x-option-roms=off,rtc=off,pit=on,pic=on,isa-serial=on \
         -enable-kvm -cpu "$qemu_cpu" -m 256M -smp 2 -nodefaults -no-user-config -display none -monitor none \
         -serial stdio -no-reboot -kernel "$vmlinux" -initrd "$initramfs" -append "$cmdline" \
@@ -76,5 +76,10 @@ for label in "Linux version" "Run /init" exit; do
     name=$label; [ "$label" = exit ] && name="power-off"
     printf '  %-14s %10s ms %10s ms %8s\n' "$name" "${a:-?}" "${b:-?}" "$ratio"
 done
-grep -h "status" "$work/minivmm.times" | sed 's/^/  minivmm /'
-grep -h "status" "$work/qemu.times" 2>/dev/null | sed 's/^/  qemu    /'
+for vmm in minivmm qemu; do
+    grep -h "status" "$work/$vmm.times" 2>/dev/null | sed "s/^/  $vmm /"
+    # A boot that did not power off cleanly makes its times meaningless: show why.
+    if ! grep -q "status 0" "$work/$vmm.times" 2>/dev/null; then
+        tail -n 12 "$work/$vmm.serial" "$work/$vmm.err" 2>/dev/null | sed "s/^/  $vmm| /"
+    fi
+done
