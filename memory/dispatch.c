@@ -66,6 +66,15 @@ void memory_region_set_access_sizes(MemoryRegion *mr)
     mr->valid_max = (uint8_t)valid.max;
     mr->impl_min = (uint8_t)impl.min;
     mr->impl_max = (uint8_t)impl.max;
+    mr->direct_read_sizes = mr->direct_write_sizes = 0;
+    for (unsigned w = 1; w <= 8; w <<= 1) {
+        if (w < valid.min || w > valid.max || w < impl.min || w > impl.max)
+            continue;
+        if (mr->ops->read)
+            mr->direct_read_sizes |= (uint16_t)(1u << w);
+        if (mr->ops->write)
+            mr->direct_write_sizes |= (uint16_t)(1u << w);
+    }
 }
 
 /* Unit value <-> bytes in memory order: little-endian puts byte i at bits 8i. */
@@ -155,15 +164,6 @@ static bool access_valid(const MemoryRegionOps *ops, SizeRange valid, hwaddr off
     return w >= valid.min && w <= valid.max && (ops->valid.unaligned || !(off & (w - 1)));
 }
 
-/* The common case, kept short (it is most of every MMIO and port exit): a valid
- * access the device implements as it is, one op call. */
-static bool access_direct(const MemoryRegion *mr, SizeRange valid, hwaddr off,
-                          unsigned len)
-{
-    return access_valid(mr->ops, valid, off, len) && len >= mr->impl_min &&
-           len <= mr->impl_max && (mr->ops->impl.unaligned || !(off & (len - 1)));
-}
-
 /* Bytes in memory order <-> the device's value: this host is little-endian, so a
  * big-endian device sees them byte-swapped. */
 static MemTxResult access_direct_op(const MemoryRegion *mr, hwaddr off, uint8_t *buf,
@@ -246,8 +246,12 @@ static bool ops_reentered(const MemoryRegion *mr)
 static MemTxResult mmio_access(const MemoryRegion *mr, hwaddr off, uint8_t *buf,
                                uint64_t len, bool is_write)
 {
+    /* The common case, kept short (it is most of every MMIO and port exit): an
+     * aligned access the device implements as it is, one op call. */
+    unsigned direct_sizes = is_write ? mr->direct_write_sizes : mr->direct_read_sizes;
+    bool direct = len <= 8 && ((direct_sizes >> len) & 1) && !(off & (len - 1));
     const MemoryRegionOps *ops = mr->ops;
-    if (__builtin_expect(!ops || (is_write ? !ops->write : !ops->read), 0))
+    if (!direct && (!ops || (is_write ? !ops->write : !ops->read)))
         return mmio_refuse(mr, off, buf, len, is_write, "not supported");
     if (__builtin_expect(ops_depth != 0, 0) && ops_reentered(mr))
         return mmio_refuse(mr, off, buf, len, is_write, "re-entrant access refused");
@@ -256,14 +260,14 @@ static MemTxResult mmio_access(const MemoryRegion *mr, hwaddr off, uint8_t *buf,
         memory_bql_lock();
     ops_running[ops_depth++] = mr;
 
-    SizeRange valid = { mr->valid_min, mr->valid_max };
     MemTxResult result;
-    if (len <= 8 && is_pow2(len) && access_direct(mr, valid, off, (unsigned)len)) {
+    if (direct) {
         result = access_direct_op(mr, off, buf, (unsigned)len, is_write);
         if (__builtin_expect(result != MEMTX_OK, 0) && !is_write)
             memset(buf, 0xff, len);
     } else {
-        result = access_split(mr, valid, off, buf, len, is_write);
+        result = access_split(mr, (SizeRange){ mr->valid_min, mr->valid_max }, off, buf,
+                              len, is_write);
     }
     ops_depth--;
     if (took_bql)

@@ -79,8 +79,11 @@ struct MemoryRegion {
     const MemoryRegionOps *ops;  /* MMIO, ROM device */
     void *opaque;
     /* ops' valid/impl access sizes with defaults applied, so dispatch need not
-     * recompute them on every access (set by the constructors) */
+     * recompute them on every access (set by the constructors); and, as bit w,
+     * the sizes w whose aligned reads/writes are valid, implemented as they are
+     * and have an op: those need one op call and no further checks */
     uint8_t valid_min, valid_max, impl_min, impl_max;
+    uint16_t direct_read_sizes, direct_write_sizes;
 
     uint8_t *host;               /* RAM, RAM_DEVICE */
     int fd;                      /* RAM: memfd (or -1) */
@@ -111,6 +114,7 @@ MemoryRegion *memory_region_new_container(const char *name, uint64_t size);
 MemoryRegion *memory_region_new_ram(const char *name, uint64_t size);
 /* A read-only RAM (ROM): reads from memory, writes ignored. */
 MemoryRegion *memory_region_new_rom(const char *name, uint64_t size);
+/* `ops` must stay unchanged while the region exists: the core caches what it allows. */
 MemoryRegion *memory_region_new_io(const char *name, uint64_t size,
                                    const MemoryRegionOps *ops, void *opaque);
 /* `host` stays owned by the caller and must outlive the region. */
