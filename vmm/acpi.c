@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/bytes.h"
 #include "util/log.h"
 #include "vmm/aml.h"
 #include "vmm/layout.h"
@@ -94,40 +95,13 @@ struct acpi_image {
     unsigned nr_xsdt;
 };
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    put_u16(p, (uint16_t)v);
-    put_u16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    put_u32(p, (uint32_t)v);
-    put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
-/* The byte that makes p[0..len) sum to zero, given that it is now zero. */
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-    uint8_t sum = 0;
-    for (size_t i = 0; i < len; i++)
-        sum = (uint8_t)(sum + p[i]);
-    return (uint8_t)-sum;
-}
-
 static void put_gas_io(uint8_t *p, uint16_t port)
 {
     p[0] = GAS_SYSTEM_IO;
     p[1] = 8;               /* register bit width */
     p[2] = 0;               /* bit offset */
     p[3] = GAS_ACCESS_BYTE;
-    put_u64(p + 4, port);
+    put_le64(p + 4, port);
 }
 
 /* Zeroed, 16-byte aligned space in the area; NULL if it does not fit. */
@@ -151,20 +125,20 @@ static uint8_t *table_begin(struct acpi_image *img, const char sig[4], uint8_t r
     if (!t)
         return NULL;
     memcpy(t, sig, 4);
-    put_u32(t + 4, (uint32_t)len);
+    put_le32(t + 4, (uint32_t)len);
     t[8] = revision;
     memcpy(t + 10, ACPI_OEM_ID, 6);
     memcpy(t + 16, ACPI_OEM_TABLE_ID, 8);
-    put_u32(t + 24, ACPI_OEM_REVISION);
+    put_le32(t + 24, ACPI_OEM_REVISION);
     memcpy(t + 28, ACPI_CREATOR_ID, 4);
-    put_u32(t + 32, ACPI_CREATOR_REVISION);
+    put_le32(t + 32, ACPI_CREATOR_REVISION);
     return t;
 }
 
 /* Call once the table is filled in. */
 static void table_end(uint8_t *t, size_t len)
 {
-    t[9] = checksum(t, len);
+    t[9] = checksum8(t, len);
 }
 
 static int xsdt_add(struct acpi_image *img, uint64_t gpa)
@@ -243,11 +217,11 @@ static int build_fadt(struct acpi_image *img, uint64_t dsdt)
     if (!t)
         return -1;
     /* No FACS: a hardware-reduced platform has no global lock or waking vector. */
-    put_u32(t + FADT_DSDT, (uint32_t)dsdt);     /* the area is below 1 MiB */
-    put_u64(t + FADT_X_DSDT, dsdt);
-    put_u16(t + FADT_SCI_INT, ACPI_SCI_IRQ);
-    put_u16(t + FADT_IAPC_BOOT_ARCH, IAPC_NO_VGA | IAPC_NO_CMOS_RTC);
-    put_u32(t + FADT_FLAGS, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP);
+    put_le32(t + FADT_DSDT, (uint32_t)dsdt);     /* the area is below 1 MiB */
+    put_le64(t + FADT_X_DSDT, dsdt);
+    put_le16(t + FADT_SCI_INT, ACPI_SCI_IRQ);
+    put_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_NO_VGA | IAPC_NO_CMOS_RTC);
+    put_le32(t + FADT_FLAGS, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP);
     put_gas_io(t + FADT_RESET_REG, ACPI_PM_RESET_PORT);
     t[FADT_RESET_VALUE] = ACPI_PM_RESET_VALUE;
     t[FADT_MINOR_VERSION] = FADT_MINOR_REVISION;
@@ -265,8 +239,8 @@ static int build_madt(struct acpi_image *img, unsigned nr_vcpus)
     uint8_t *t = table_begin(img, "APIC", MADT_REVISION, len, &gpa);
     if (!t)
         return -1;
-    put_u32(t + 36, LAPIC_ADDR);
-    put_u32(t + 40, MADT_PCAT_COMPAT);
+    put_le32(t + 36, LAPIC_ADDR);
+    put_le32(t + 40, MADT_PCAT_COMPAT);
     uint8_t *p = t + 44;
 
     /* vCPU i has APIC id i (KVM's default) and ACPI processor UID i. */
@@ -275,7 +249,7 @@ static int build_madt(struct acpi_image *img, unsigned nr_vcpus)
         p[1] = MADT_LAPIC_LEN;
         p[2] = (uint8_t)i;
         p[3] = (uint8_t)i;
-        put_u32(p + 4, MADT_LAPIC_ENABLED);
+        put_le32(p + 4, MADT_LAPIC_ENABLED);
     }
 
     /* KVM's in-kernel IOAPIC: 24 pins from GSI 0. */
@@ -283,8 +257,8 @@ static int build_madt(struct acpi_image *img, unsigned nr_vcpus)
     p[1] = MADT_IOAPIC_LEN;
     p[2] = (uint8_t)nr_vcpus;
     p[3] = 0;
-    put_u32(p + 4, IOAPIC_ADDR);
-    put_u32(p + 8, 0);
+    put_le32(p + 4, IOAPIC_ADDR);
+    put_le32(p + 8, 0);
     p += MADT_IOAPIC_LEN;
 
     /* KVM routes the PIT (ISA IRQ 0) to IOAPIC pin 2. Flags 0: conforming to
@@ -293,8 +267,8 @@ static int build_madt(struct acpi_image *img, unsigned nr_vcpus)
     p[1] = MADT_INT_OVERRIDE_LEN;
     p[2] = 0;               /* bus: ISA */
     p[3] = 0;               /* source: IRQ 0 */
-    put_u32(p + 4, 2);      /* GSI */
-    put_u16(p + 8, 0);
+    put_le32(p + 4, 2);      /* GSI */
+    put_le16(p + 8, 0);
 
     table_end(t, len);
     return xsdt_add(img, gpa);
@@ -307,7 +281,7 @@ static int build_xsdt(struct acpi_image *img, uint64_t *gpa)
     if (!t)
         return -1;
     for (unsigned i = 0; i < img->nr_xsdt; i++)
-        put_u64(t + ACPI_HEADER_LEN + 8 * i, img->xsdt[i]);
+        put_le64(t + ACPI_HEADER_LEN + 8 * i, img->xsdt[i]);
     table_end(t, len);
     return 0;
 }
@@ -317,11 +291,11 @@ static void fill_rsdp(uint8_t *r, uint64_t xsdt)
     memcpy(r, "RSD PTR ", 8);
     memcpy(r + 9, ACPI_OEM_ID, 6);
     r[15] = 2;                      /* ACPI 2.0+: the XSDT fields are valid */
-    put_u32(r + 16, 0);             /* no RSDT */
-    put_u32(r + 20, RSDP_LEN);
-    put_u64(r + 24, xsdt);
-    r[8] = checksum(r, RSDP_V1_LEN);
-    r[32] = checksum(r, RSDP_LEN);
+    put_le32(r + 16, 0);             /* no RSDT */
+    put_le32(r + 20, RSDP_LEN);
+    put_le64(r + 24, xsdt);
+    r[8] = checksum8(r, RSDP_V1_LEN);
+    r[32] = checksum8(r, RSDP_LEN);
 }
 
 static int build_tables(struct acpi_image *img, unsigned nr_vcpus)

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "util/bytes.h"
 #include "util/log.h"
 #include "vmm/layout.h"
 
@@ -68,27 +69,6 @@ struct mp_cursor {
     uint16_t count;
 };
 
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    put_u16(p, (uint16_t)v);
-    put_u16(p + 2, (uint16_t)(v >> 16));
-}
-
-/* The byte that makes p[0..len) sum to zero, given that it is now zero. */
-static uint8_t checksum(const uint8_t *p, size_t len)
-{
-    uint8_t sum = 0;
-    for (size_t i = 0; i < len; i++)
-        sum = (uint8_t)(sum + p[i]);
-    return (uint8_t)-sum;
-}
-
 /* Claims `len` zeroed bytes for an entry of `type`. */
 static uint8_t *entry_begin(struct mp_cursor *c, uint8_t type, size_t len)
 {
@@ -105,8 +85,8 @@ static void put_processor(struct mp_cursor *c, unsigned apic_id)
     e[1] = (uint8_t)apic_id;
     e[2] = MP_LAPIC_VERSION;
     e[3] = MP_CPU_ENABLED | (apic_id == 0 ? MP_CPU_BSP : 0);
-    put_u32(e + 4, MP_CPU_SIGNATURE);
-    put_u32(e + 8, MP_CPU_FEATURES);
+    put_le32(e + 4, MP_CPU_SIGNATURE);
+    put_le32(e + 8, MP_CPU_FEATURES);
 }
 
 static void put_isa_bus(struct mp_cursor *c)
@@ -122,7 +102,7 @@ static void put_ioapic(struct mp_cursor *c, uint8_t id)
     e[1] = id;
     e[2] = MP_IOAPIC_VERSION;
     e[3] = MP_IOAPIC_ENABLED;
-    put_u32(e + 4, IOAPIC_ADDR);
+    put_le32(e + 4, IOAPIC_ADDR);
 }
 
 /* Interrupt assignment entries share one layout: type, interrupt type,
@@ -132,7 +112,7 @@ static void put_interrupt(struct mp_cursor *c, uint8_t type, uint8_t int_type, u
 {
     uint8_t *e = entry_begin(c, type, MP_ENTRY_LEN);
     e[1] = int_type;
-    put_u16(e + 2, MP_IRQ_FLAGS_BUS);
+    put_le16(e + 2, MP_IRQ_FLAGS_BUS);
     e[4] = MP_ISA_BUS_ID;
     e[5] = bus_irq;
     e[6] = dest_apic;
@@ -162,26 +142,26 @@ static size_t build_config(uint8_t *t, unsigned nr_vcpus)
 
     size_t len = (size_t)(c.p - t);
     memcpy(t, "PCMP", 4);
-    put_u16(t + 4, (uint16_t)len);
+    put_le16(t + 4, (uint16_t)len);
     t[6] = MP_SPEC_REV;
     memcpy(t + 8, MP_OEM_ID, 8);
     memcpy(t + 16, MP_PRODUCT_ID, 12);
-    put_u16(t + 34, c.count);
-    put_u32(t + 36, LAPIC_ADDR);
+    put_le16(t + 34, c.count);
+    put_le32(t + 36, LAPIC_ADDR);
     /* No OEM table, no extended entries: their fields stay zero. */
-    t[7] = checksum(t, len);
+    t[7] = checksum8(t, len);
     return len;
 }
 
 static void build_floating(uint8_t *f)
 {
     memcpy(f, "_MP_", 4);
-    put_u32(f + 4, (uint32_t)LAYOUT_MPTABLE_CONFIG);
+    put_le32(f + 4, (uint32_t)LAYOUT_MPTABLE_CONFIG);
     f[8] = MP_FLOATING_LEN / 16;
     f[9] = MP_SPEC_REV;
     /* Feature byte 1 = 0: the configuration table is present (no default
      * configuration). Feature byte 2 bit 7 clear: virtual wire mode, no IMCR. */
-    f[10] = checksum(f, MP_FLOATING_LEN);
+    f[10] = checksum8(f, MP_FLOATING_LEN);
 }
 
 int mptable_setup(struct vm *vm)

@@ -52,6 +52,25 @@ static inline void fake_vm_init(struct fake_vm *f)
     vm->as_io = address_space_new("I/O", vm->sysio);
 }
 
+/* A fake VM with `ram_size` bytes of RAM (vm->ram) at guest address 0, as loaders
+ * and table builders expect; false if the RAM could not be allocated. */
+static inline bool fake_vm_init_with_ram(struct fake_vm *f, uint64_t ram_size,
+                                         unsigned nr_vcpus)
+{
+    fake_vm_init(f);
+    struct vm *vm = &f->vm;
+    vm->ram_size = vm->ram_below_4g = ram_size;
+    vm->nr_vcpus = nr_vcpus;
+    vm->ram = memory_region_new_ram("ram", ram_size);
+    if (!vm->ram)
+        return false;
+    MemoryRegion *low = memory_region_new_alias("ram-below-4g", vm->ram, 0, ram_size);
+    memory_region_add_subregion(vm->sysmem, 0, low);
+    memory_region_unref(low);
+    return true;
+}
+
+/* Also drops vm->ram when a test set it. */
 static inline void fake_vm_destroy(struct fake_vm *f)
 {
     struct vm *vm = &f->vm;
@@ -59,6 +78,8 @@ static inline void fake_vm_destroy(struct fake_vm *f)
     address_space_free(vm->as_io);
     memory_region_unref(vm->sysmem);
     memory_region_unref(vm->sysio);
+    if (vm->ram)
+        memory_region_unref(vm->ram);
     pthread_mutex_destroy(&vm->pause_lock);
     pthread_cond_destroy(&vm->pause_cond);
     pthread_mutex_destroy(&vm->exit_lock);

@@ -8,6 +8,7 @@
 
 #include "tests/unit/fake_vm.h"
 #include "tests/unit/harness.h"
+#include "util/bytes.h"
 #include "vmm/acpi.h"
 #include "vmm/layout.h"
 
@@ -15,36 +16,7 @@
 #define SCAN_BASE     0xe0000ull     /* Linux's RSDP scan window */
 #define SCAN_SIZE     0x20000ull
 
-/* ---- a VM from the memory core with RAM at 0 ------------------------------------- */
-
-static bool vm_with_ram(struct fake_vm *f, uint64_t ram_size, unsigned nr_vcpus)
-{
-    fake_vm_init(f);
-    struct vm *vm = &f->vm;
-    vm->ram_size = vm->ram_below_4g = ram_size;
-    vm->nr_vcpus = nr_vcpus;
-    vm->ram = memory_region_new_ram("ram", ram_size);
-    if (!vm->ram)
-        return false;
-    MemoryRegion *low = memory_region_new_alias("ram-below-4g", vm->ram, 0, ram_size);
-    memory_region_add_subregion(vm->sysmem, 0, low);
-    memory_region_unref(low);
-    return true;
-}
-
-static void vm_done(struct fake_vm *f)
-{
-    MemoryRegion *ram = f->vm.ram;
-    fake_vm_destroy(f);
-    if (ram)
-        memory_region_unref(ram);
-}
-
 /* ---- reading tables back ------------------------------------------------------------ */
-
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return le16(p) | (uint32_t)le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
 
 static bool sums_to_zero(const uint8_t *p, size_t len)
 {
@@ -67,7 +39,7 @@ static struct table read_table(struct vm *vm, uint64_t gpa, const char *sig)
     bool in_area = gpa >= LAYOUT_ACPI && gpa + sizeof(hdr) <= LAYOUT_ACPI + LAYOUT_ACPI_SIZE;
     if (in_area)
         address_space_read(vm->as_mem, gpa, hdr, sizeof(hdr));
-    uint32_t len = le32(hdr + 4);
+    uint32_t len = get_le32(hdr + 4);
     if (!in_area || len < 36 || gpa + len > LAYOUT_ACPI + LAYOUT_ACPI_SIZE ||
         (sig && memcmp(hdr, sig, 4))) {
         test_fail_(__FILE__, __LINE__, "bad table at 0x%" PRIx64 " (%.4s, %u bytes)", gpa,
@@ -106,14 +78,14 @@ static bool find_tables(struct vm *vm, struct acpi_tables *t)
     free(win);
     if (!found)
         return false;
-    CHECK_EQ(le32(t->rsdp + 20), 36);
+    CHECK_EQ(get_le32(t->rsdp + 20), 36);
     CHECK(!memcmp(t->rsdp + 9, "MINIVM", 6));
 
-    t->xsdt = read_table(vm, le64(t->rsdp + 24), "XSDT");
+    t->xsdt = read_table(vm, get_le64(t->rsdp + 24), "XSDT");
     if (!t->xsdt.data)
         return false;
     for (uint32_t off = 36; off + 8 <= t->xsdt.len; off += 8) {
-        uint64_t gpa = le64(t->xsdt.data + off);
+        uint64_t gpa = get_le64(t->xsdt.data + off);
         struct table e = read_table(vm, gpa, NULL);
         if (!e.data)
             return false;
@@ -128,7 +100,7 @@ static bool find_tables(struct vm *vm, struct acpi_tables *t)
     if (!t->fadt.data || !t->madt.data)
         return false;
     if (t->fadt.len >= 148)
-        t->dsdt = read_table(vm, le64(t->fadt.data + 140), "DSDT");
+        t->dsdt = read_table(vm, get_le64(t->fadt.data + 140), "DSDT");
     return t->dsdt.data != NULL;
 }
 
@@ -339,7 +311,7 @@ static bool s5_sleep_type(const struct aml_walk *w, uint64_t *type)
 static bool machine(struct fake_vm *f, struct acpi_tables *t, unsigned nr_vcpus)
 {
     memset(t, 0, sizeof(*t));
-    bool ok = vm_with_ram(f, RAM_SIZE, nr_vcpus) && acpi_setup(&f->vm) == 0 &&
+    bool ok = fake_vm_init_with_ram(f, RAM_SIZE, nr_vcpus) && acpi_setup(&f->vm) == 0 &&
               find_tables(&f->vm, t);
     CHECK(ok);
     return ok;
@@ -348,7 +320,7 @@ static bool machine(struct fake_vm *f, struct acpi_tables *t, unsigned nr_vcpus)
 static void machine_done(struct fake_vm *f, struct acpi_tables *t)
 {
     free_tables(t);
-    vm_done(f);
+    fake_vm_destroy(f);
 }
 
 static void check_madt(unsigned nr_vcpus)
@@ -357,8 +329,8 @@ static void check_madt(unsigned nr_vcpus)
     struct acpi_tables t;
     if (machine(&f, &t, nr_vcpus)) {
         const uint8_t *m = t.madt.data;
-        CHECK_EQ(le32(m + 36), 0xfee00000);
-        CHECK(le32(m + 40) & 1);                    /* PCAT_COMPAT */
+        CHECK_EQ(get_le32(m + 36), 0xfee00000);
+        CHECK(get_le32(m + 40) & 1);                    /* PCAT_COMPAT */
         unsigned lapics = 0, ioapics = 0, irq0_overrides = 0;
         bool lapic_ids[256] = { false };
         int ioapic_id = -1;
@@ -369,18 +341,18 @@ static void check_madt(unsigned nr_vcpus)
                 break;
             if (e[0] == 0 && e[1] == 8) {
                 CHECK_EQ(e[2], e[3]);               /* processor UID = APIC id */
-                CHECK(le32(e + 4) & 1);             /* enabled */
+                CHECK(get_le32(e + 4) & 1);             /* enabled */
                 CHECK(!lapic_ids[e[3]]);
                 lapic_ids[e[3]] = true;
                 lapics++;
             } else if (e[0] == 1 && e[1] == 12) {
-                CHECK_EQ(le32(e + 4), 0xfec00000);
-                CHECK_EQ(le32(e + 8), 0);           /* GSI base */
+                CHECK_EQ(get_le32(e + 4), 0xfec00000);
+                CHECK_EQ(get_le32(e + 8), 0);           /* GSI base */
                 ioapic_id = e[2];
                 ioapics++;
             } else if (e[0] == 2 && e[1] == 10 && e[3] == 0) {
                 CHECK_EQ(e[2], 0);                  /* ISA */
-                CHECK_EQ(le32(e + 4), 2);
+                CHECK_EQ(get_le32(e + 4), 2);
                 irq0_overrides++;
             }
             off += e[1];
@@ -412,25 +384,25 @@ static void check_rsdp_xsdt_fadt(unsigned nr_vcpus)
         CHECK_EQ(t.fadt.len, 276);
         CHECK_EQ(fa[8], 6);                         /* FADT 6.x */
         CHECK(fa[131] >= 3);                        /* minor version */
-        uint32_t flags = le32(fa + 112);
+        uint32_t flags = get_le32(fa + 112);
         CHECK(flags & (1u << 20));                  /* HW_REDUCED_ACPI */
         CHECK(flags & (1u << 10));                  /* RESET_REG_SUP */
-        uint16_t boot = le16(fa + 109);
+        uint16_t boot = get_le16(fa + 109);
         CHECK(boot & (1u << 2));                    /* NO_VGA */
         CHECK(!(boot & (1u << 1)));                 /* no 8042 */
         CHECK(!(boot & (1u << 3)));                 /* MSI allowed */
-        CHECK_EQ(le32(fa + 40), le64(fa + 140));    /* DSDT = X_DSDT */
-        CHECK_EQ(le32(fa + 36), 0);                 /* no FACS */
-        CHECK_EQ(le64(fa + 132), 0);
+        CHECK_EQ(get_le32(fa + 40), get_le64(fa + 140));    /* DSDT = X_DSDT */
+        CHECK_EQ(get_le32(fa + 36), 0);                 /* no FACS */
+        CHECK_EQ(get_le64(fa + 132), 0);
         /* reset register, sleep control and status: byte-wide I/O ports */
         static const unsigned gas[] = { 116, 244, 256 };
         for (unsigned i = 0; i < 3; i++) {
             const uint8_t *g = fa + gas[i];     /* space, width, offset, access */
             CHECK(g[0] == 1 && g[1] == 8 && g[2] == 0 && g[3] <= 1);
-            CHECK(le64(g + 4) != 0 && le64(g + 4) < 0x10000);
+            CHECK(get_le64(g + 4) != 0 && get_le64(g + 4) < 0x10000);
         }
         /* Linux mistakes an override of source SCI_INT for the SCI's. */
-        uint16_t sci = le16(fa + 46);
+        uint16_t sci = get_le16(fa + 46);
         for (uint32_t off = 44; off + 10 <= t.madt.len; off += t.madt.data[off + 1] ?: 1) {
             const uint8_t *e = t.madt.data + off;
             CHECK(!(e[0] == 2 && e[3] == sci));
@@ -459,12 +431,12 @@ static void check_com1_crs(const struct aml_name *crs)
         REQUIRE(p + 1 + len <= end);
         if (type == 0x08 && len == 7) {             /* IO */
             CHECK_EQ(p[1] & 1, 1);                  /* 16-bit decode */
-            CHECK_EQ(le16(p + 2), 0x3f8);
-            CHECK_EQ(le16(p + 4), 0x3f8);
+            CHECK_EQ(get_le16(p + 2), 0x3f8);
+            CHECK_EQ(get_le16(p + 4), 0x3f8);
             CHECK_EQ(p[7], 8);
             io++;
         } else if (type == 0x04 && (len == 2 || len == 3)) {  /* IRQ */
-            CHECK_EQ(le16(p + 1), 1u << 4);
+            CHECK_EQ(get_le16(p + 1), 1u << 4);
             irq++;
         } else if (type == 0x0f && len == 1) {
             CHECK_EQ(p[1], 0);                      /* checksum 0: "treated as valid" */
@@ -508,14 +480,14 @@ TEST(dsdt_four_vcpus) { check_dsdt(4); }
 TEST(setup_refuses_bad_machines)
 {
     struct fake_vm f;
-    REQUIRE(vm_with_ram(&f, RAM_SIZE, 0));
+    REQUIRE(fake_vm_init_with_ram(&f, RAM_SIZE, 0));
     CHECK_EQ(acpi_setup(&f.vm), (uint64_t)-1);
     f.vm.nr_vcpus = 255;                            /* more than xAPIC ids allow */
     CHECK_EQ(acpi_setup(&f.vm), (uint64_t)-1);
-    vm_done(&f);
-    REQUIRE(vm_with_ram(&f, 0x80000, 1));           /* no RAM at 0xe0000 */
+    fake_vm_destroy(&f);
+    REQUIRE(fake_vm_init_with_ram(&f, 0x80000, 1));           /* no RAM at 0xe0000 */
     CHECK_EQ(acpi_setup(&f.vm), (uint64_t)-1);
-    vm_done(&f);
+    fake_vm_destroy(&f);
 }
 
 /* ---- the power-management registers, at the addresses the tables give ------------- */
@@ -532,10 +504,10 @@ static bool pm_setup(struct fake_vm *f, struct pm_regs *r)
     uint64_t type = 0;
     bool ok = machine(f, &t, 2) && walk_dsdt(&t.dsdt, &w) && s5_sleep_type(&w, &type);
     if (ok) {
-        r->reset = (uint16_t)le64(t.fadt.data + 116 + 4);
+        r->reset = (uint16_t)get_le64(t.fadt.data + 116 + 4);
         r->reset_value = t.fadt.data[128];
-        r->sleep_control = (uint16_t)le64(t.fadt.data + 244 + 4);
-        r->sleep_status = (uint16_t)le64(t.fadt.data + 256 + 4);
+        r->sleep_control = (uint16_t)get_le64(t.fadt.data + 244 + 4);
+        r->sleep_status = (uint16_t)get_le64(t.fadt.data + 256 + 4);
         r->s5_type = (uint8_t)type;
     }
     free_tables(&t);
@@ -568,7 +540,7 @@ TEST(pm_s5_powers_off)
     CHECK_EQ(status, EXIT_POWEROFF);
     MemTxResult res;
     CHECK_EQ(address_space_ldub(f.vm.as_io, r.sleep_status, &res) & 0x80, 0);
-    vm_done(&f);
+    fake_vm_destroy(&f);
 }
 
 TEST(pm_reset_reboots)
@@ -580,7 +552,7 @@ TEST(pm_reset_reboots)
     outb(&f, r.reset, r.reset_value);
     CHECK(exited(&f, &status));
     CHECK_EQ(status, EXIT_REBOOT);
-    vm_done(&f);
+    fake_vm_destroy(&f);
 }
 
 TEST(pm_ignores_other_writes)
@@ -598,5 +570,5 @@ TEST(pm_ignores_other_writes)
     uint16_t wide = 0;                                              /* split per byte */
     address_space_write(f.vm.as_io, r.sleep_control, &wide, 2);
     CHECK(!exited(&f, &status));
-    vm_done(&f);
+    fake_vm_destroy(&f);
 }

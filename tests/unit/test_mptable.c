@@ -8,6 +8,7 @@
 
 #include "tests/unit/fake_vm.h"
 #include "tests/unit/harness.h"
+#include "util/bytes.h"
 #include "vmm/acpi.h"
 #include "vmm/layout.h"
 #include "vmm/mptable.h"
@@ -23,36 +24,7 @@
 #define SCAN1_SIZE       0x400ull
 #define SCAN2_SIZE       0x400ull
 
-/* ---- a VM from the memory core with RAM at 0 ------------------------------------- */
-
-static bool vm_with_ram(struct fake_vm *f, uint64_t ram_size, unsigned nr_vcpus)
-{
-    fake_vm_init(f);
-    struct vm *vm = &f->vm;
-    vm->ram_size = vm->ram_below_4g = ram_size;
-    vm->nr_vcpus = nr_vcpus;
-    vm->ram = memory_region_new_ram("ram", ram_size);
-    if (!vm->ram)
-        return false;
-    MemoryRegion *low = memory_region_new_alias("ram-below-4g", vm->ram, 0, ram_size);
-    memory_region_add_subregion(vm->sysmem, 0, low);
-    memory_region_unref(low);
-    return true;
-}
-
-static void vm_done(struct fake_vm *f)
-{
-    MemoryRegion *ram = f->vm.ram;
-    fake_vm_destroy(f);
-    if (ram)
-        memory_region_unref(ram);
-}
-
 /* ---- reading guest RAM back -------------------------------------------------------- */
-
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return le16(p) | (uint32_t)le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
 
 static bool sums_to_zero(const uint8_t *p, size_t len)
 {
@@ -118,7 +90,7 @@ static void parse_processor(struct mp_info *mp, const uint8_t *e)
 static void parse_io_interrupt(struct mp_info *mp, const uint8_t *e)
 {
     CHECK_EQ(e[1], 0);                              /* mp_INT */
-    CHECK_EQ(le16(e + 2), 0);                       /* conforms to the bus */
+    CHECK_EQ(get_le16(e + 2), 0);                       /* conforms to the bus */
     CHECK_EQ(e[4], mp->isa_bus_id);
     CHECK_EQ(e[6], mp->ioapic_id);
     REQUIRE(e[5] < 16);
@@ -144,7 +116,7 @@ static bool parse_config(struct vm *vm, uint64_t gpa, struct mp_info *mp)
 
     uint8_t hdr[44];
     address_space_read(vm->as_mem, gpa, hdr, sizeof(hdr));
-    uint16_t len = le16(hdr + 4);
+    uint16_t len = get_le16(hdr + 4);
     if (memcmp(hdr, "PCMP", 4) || len < sizeof(hdr))
         return false;
     uint8_t *t = read_ram(vm, gpa, len);
@@ -153,9 +125,9 @@ static bool parse_config(struct vm *vm, uint64_t gpa, struct mp_info *mp)
     CHECK(sums_to_zero(t, len));
     CHECK_EQ(t[6], 4);                              /* spec revision 1.4 */
     CHECK(!memcmp(t + 8, "MINIVMM ", 8));
-    CHECK_EQ(le32(t + 28), 0);                      /* no OEM table */
-    CHECK_EQ(le32(t + 36), 0xfee00000);
-    CHECK_EQ(le16(t + 40), 0);                      /* no extended entries */
+    CHECK_EQ(get_le32(t + 28), 0);                      /* no OEM table */
+    CHECK_EQ(get_le32(t + 36), 0xfee00000);
+    CHECK_EQ(get_le16(t + 40), 0);                      /* no extended entries */
 
     uint32_t off = sizeof(hdr);
     bool ok = true;
@@ -178,7 +150,7 @@ static bool parse_config(struct vm *vm, uint64_t gpa, struct mp_info *mp)
             CHECK_EQ(e[2], 0x11);                   /* IOAPIC version */
             CHECK(e[3] & 1);                        /* enabled */
             mp->ioapic_id = e[1];
-            mp->ioapic_addr = le32(e + 4);
+            mp->ioapic_addr = get_le32(e + 4);
             mp->ioapics++;
             break;
         case 3:
@@ -193,7 +165,7 @@ static bool parse_config(struct vm *vm, uint64_t gpa, struct mp_info *mp)
     }
     CHECK(ok);
     CHECK_EQ(off, len);
-    CHECK_EQ(le16(t + 34), mp->entries);
+    CHECK_EQ(get_le16(t + 34), mp->entries);
     free(t);
     return ok;
 }
@@ -212,7 +184,7 @@ static bool find_mptable(struct vm *vm, struct mp_info *mp)
     address_space_read(vm->as_mem, floating, f, sizeof(f));
     CHECK_EQ(f[9], 4);
     CHECK_EQ(f[11], 0);                             /* a configuration table follows */
-    uint32_t config = le32(f + 4);
+    uint32_t config = get_le32(f + 4);
     CHECK(config >= LAYOUT_MPTABLE_CONFIG &&
           config + 44 <= LAYOUT_MPTABLE_CONFIG + LAYOUT_MPTABLE_CONFIG_SIZE);
     bool ok = parse_config(vm, config, mp);
@@ -227,17 +199,17 @@ static int madt_ioapic_id(struct vm *vm)
     address_space_read(vm->as_mem, LAYOUT_ACPI, rsdp, sizeof(rsdp));
     if (memcmp(rsdp, "RSD PTR ", 8) || !sums_to_zero(rsdp, 20) || !sums_to_zero(rsdp, 36))
         return -1;
-    uint64_t xsdt_gpa = le64(rsdp + 24);
+    uint64_t xsdt_gpa = get_le64(rsdp + 24);
     address_space_read(vm->as_mem, xsdt_gpa, hdr, sizeof(hdr));
-    uint8_t *xsdt = read_ram(vm, xsdt_gpa, le32(hdr + 4));
+    uint8_t *xsdt = read_ram(vm, xsdt_gpa, get_le32(hdr + 4));
     int id = -1;
-    for (uint32_t off = 36; xsdt && off + 8 <= le32(hdr + 4) && id < 0; off += 8) {
-        uint64_t gpa = le64(xsdt + off);
+    for (uint32_t off = 36; xsdt && off + 8 <= get_le32(hdr + 4) && id < 0; off += 8) {
+        uint64_t gpa = get_le64(xsdt + off);
         uint8_t thdr[36];
         address_space_read(vm->as_mem, gpa, thdr, sizeof(thdr));
         if (memcmp(thdr, "APIC", 4))
             continue;
-        uint32_t len = le32(thdr + 4);
+        uint32_t len = get_le32(thdr + 4);
         uint8_t *madt = read_ram(vm, gpa, len);
         for (uint32_t e = 44; madt && e + 2 <= len && madt[e + 1] >= 2; e += madt[e + 1])
             if (madt[e] == 1)
@@ -254,7 +226,7 @@ static void check_mptable(unsigned nr_vcpus)
 {
     struct fake_vm f;
     struct mp_info mp;
-    REQUIRE(vm_with_ram(&f, RAM_SIZE, nr_vcpus));
+    REQUIRE(fake_vm_init_with_ram(&f, RAM_SIZE, nr_vcpus));
     CHECK_EQ(mptable_setup(&f.vm), 0);
     if (find_mptable(&f.vm, &mp)) {
         CHECK_EQ(mp.processors, nr_vcpus);
@@ -279,7 +251,7 @@ static void check_mptable(unsigned nr_vcpus)
         CHECK(mp.extint_lint0);
         CHECK(mp.nmi_lint1);
     }
-    vm_done(&f);
+    fake_vm_destroy(&f);
 }
 
 TEST(mptable_one_vcpu) { check_mptable(1); }
@@ -294,7 +266,7 @@ TEST(mptable_beside_acpi)
     struct mp_info mp;
     CHECK(LAYOUT_MPTABLE_CONFIG >= LAYOUT_ACPI + LAYOUT_ACPI_SIZE ||
           LAYOUT_MPTABLE_CONFIG + LAYOUT_MPTABLE_CONFIG_SIZE <= LAYOUT_ACPI);
-    REQUIRE(vm_with_ram(&f, RAM_SIZE, 4));
+    REQUIRE(fake_vm_init_with_ram(&f, RAM_SIZE, 4));
     REQUIRE(acpi_setup(&f.vm) == 0);
     uint8_t *before = read_ram(&f.vm, LAYOUT_ACPI, LAYOUT_ACPI_SIZE);
     CHECK_EQ(mptable_setup(&f.vm), 0);
@@ -306,7 +278,7 @@ TEST(mptable_beside_acpi)
     CHECK(madt_id >= 0);
     if (find_mptable(&f.vm, &mp))
         CHECK_EQ(mp.ioapic_id, madt_id);
-    vm_done(&f);
+    fake_vm_destroy(&f);
 }
 
 /* The other order: the ACPI tables leave the MP table intact too. */
@@ -314,12 +286,12 @@ TEST(acpi_after_mptable)
 {
     struct fake_vm f;
     struct mp_info mp;
-    REQUIRE(vm_with_ram(&f, RAM_SIZE, 64));
+    REQUIRE(fake_vm_init_with_ram(&f, RAM_SIZE, 64));
     CHECK_EQ(mptable_setup(&f.vm), 0);
     CHECK_EQ(acpi_setup(&f.vm), 0);
     CHECK(madt_ioapic_id(&f.vm) == 64);
     CHECK(find_mptable(&f.vm, &mp) && mp.processors == 64);
-    vm_done(&f);
+    fake_vm_destroy(&f);
 }
 
 /* Nothing is written when the table cannot be built. */
@@ -327,7 +299,7 @@ TEST(setup_refuses_bad_machines)
 {
     struct fake_vm f;
     uint64_t found;
-    REQUIRE(vm_with_ram(&f, RAM_SIZE, 0));
+    REQUIRE(fake_vm_init_with_ram(&f, RAM_SIZE, 0));
     CHECK_EQ(mptable_setup(&f.vm), (uint64_t)-1);
     f.vm.nr_vcpus = MAX_MP_VCPUS + 1;
     CHECK_EQ(mptable_setup(&f.vm), (uint64_t)-1);
@@ -335,12 +307,12 @@ TEST(setup_refuses_bad_machines)
     uint8_t sig[4];
     address_space_read(f.vm.as_mem, SCAN3_BASE, sig, sizeof(sig));
     CHECK(memcmp(sig, "PCMP", 4));
-    vm_done(&f);
-    REQUIRE(vm_with_ram(&f, 0x80000, 1));           /* no RAM at 0x9fc00 */
+    fake_vm_destroy(&f);
+    REQUIRE(fake_vm_init_with_ram(&f, 0x80000, 1));           /* no RAM at 0x9fc00 */
     CHECK_EQ(mptable_setup(&f.vm), (uint64_t)-1);
-    vm_done(&f);
-    REQUIRE(vm_with_ram(&f, 0xa0000, 1));           /* none at 0xf0000 */
+    fake_vm_destroy(&f);
+    REQUIRE(fake_vm_init_with_ram(&f, 0xa0000, 1));           /* none at 0xf0000 */
     CHECK_EQ(mptable_setup(&f.vm), (uint64_t)-1);
     CHECK(!scan_floating(&f.vm, SCAN2_BASE, SCAN2_SIZE, &found));
-    vm_done(&f);
+    fake_vm_destroy(&f);
 }
