@@ -10,16 +10,19 @@
 #
 # usage: guest-images/build.sh [OUTDIR]
 # env:   MINIVMM_CACHE        cache root (see above)
-#        MINIVMM_HOST_COMPAT  1 (default): apply guest-images/patches/*.patch
-#                             (host-compatibility patches, harmless elsewhere);
-#                             0: build the unpatched kernel
+#        MINIVMM_HOST_COMPAT  1: apply guest-images/patches/*.patch (the
+#                             host-compatibility patches); 0: build the unpatched
+#                             kernel; default: 1 on a kvm_pvm host, else 0
 #        MINIVMM_KEEP_WORK    1: keep the kernel source/object tree afterwards
 #        JOBS                 make -j value (default: nproc)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 outdir=${1:-build/guest}
-compat=${MINIVMM_HOST_COMPAT:-1}
+# The patches are for hosts whose KVM emulates guest kernel code (DESIGN.md §8).
+default_compat=0
+[ -d /sys/module/kvm_pvm ] && default_compat=1
+compat=${MINIVMM_HOST_COMPAT:-$default_compat}
 jobs=${JOBS:-$(nproc)}
 tarball=/usr/src/linux-source-6.1.tar.xz
 busybox=/bin/busybox
