@@ -7,18 +7,14 @@
 
 int guest_main(void *info, unsigned long magic)
 {
-    static const struct {
-        uint16_t limit;
-        uint64_t base;
-    } __attribute__((packed)) no_idt = { 0, 0 };
     (void)info;
     (void)magic;
     puts("badinsn: int3 with no IDT\n");
-    __asm__ volatile("lidt %0\n\t"
-                     ".globl __insncheck_skip_start_int3, __insncheck_skip_end_int3\n"
+    load_empty_idt();
+    __asm__ volatile(".globl __insncheck_skip_start_int3, __insncheck_skip_end_int3\n"
                      "__insncheck_skip_start_int3:\n\t"
                      "int3\n"
-                     "__insncheck_skip_end_int3:" :: "m"(no_idt) : "memory");
+                     "__insncheck_skip_end_int3:" ::: "memory");
     puts("badinsn: still running after int3\n");
     return 0x7f;
 }

@@ -5,17 +5,13 @@
 
 int guest_main(void *info, unsigned long magic)
 {
-    static const struct {
-        uint16_t limit;
-        uint64_t base;
-    } __attribute__((packed)) no_idt = { 0, 0 };
     (void)info;
     (void)magic;
     puts("crash: ud2 with no IDT\n");
-    __asm__ volatile("lidt %0\n\t"
-                     ".globl crash_ud2\n"
+    load_empty_idt();
+    __asm__ volatile(".globl crash_ud2\n"
                      "crash_ud2:\n\t"
-                     "ud2" :: "m"(no_idt) : "memory");
+                     "ud2" ::: "memory");
     puts("crash: still running after ud2\n");
     return 0x7f;
 }

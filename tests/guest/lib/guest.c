@@ -116,6 +116,15 @@ void guest_exit(uint32_t v)
     halt_forever();
 }
 
+void load_empty_idt(void)
+{
+    static const struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) no_idt = { 0, 0 };
+    __asm__ volatile("lidt %0" :: "m"(no_idt) : "memory");
+}
+
 void guest_fail(uint32_t code, const char *fmt, ...)
 {
     va_list ap;

@@ -97,6 +97,8 @@ void guest_vprintf(const char *fmt, va_list ap);
 extern spinlock_t serial_lock;
 /* debug-exit: minivmm ends with status (v << 1) | 1. Never returns. */
 __attribute__((noreturn)) void guest_exit(uint32_t v);
+/* Loads an empty IDT, so the next exception cannot be delivered (-> triple fault). */
+void load_empty_idt(void);
 /* Prints "FAIL: ..." and exits with `code` (non-zero). */
 __attribute__((noreturn, format(printf, 2, 3))) void guest_fail(uint32_t code, const char *fmt, ...);
 /* Writes v to the test device's mark port: the log shows "mark 0xV". */
