@@ -10,7 +10,7 @@ ALL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE $(she
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # Everything but the program's main() goes into a library the tests link against.
-LIB_SRCS  := $(sort $(wildcard util/*.c memory/*.c vmm/*.c devices/*.c))
+LIB_SRCS  := $(sort $(wildcard util/*.c memory/*.c iommu/*.c pci/*.c virtio/*.c vmm/*.c devices/*.c devices/*/*.c))
 LIB_SRCS  := $(filter-out vmm/main.c,$(LIB_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 

@@ -25,6 +25,7 @@ typedef enum MemTxResult {
     MEMTX_OK = 0,
     MEMTX_DECODE_ERROR,   /* nothing at that address */
     MEMTX_ACCESS_ERROR,   /* the region refused the access (size, alignment, device) */
+    MEMTX_IOMMU_FAULT,    /* an IOMMU on the way refused the translation */
 } MemTxResult;
 
 typedef enum DeviceEndian {
@@ -62,11 +63,14 @@ typedef enum MemoryRegionType {
     MR_RAM_DEVICE, /* host pointer to device memory: exact-width volatile accesses only */
     MR_ROM_DEVICE, /* romd mode: reads from a RAM backing (mapped read-only); writes to ops */
     MR_ALIAS,
+    MR_IOMMU,      /* accesses are translated into another address space (iommu/iommu.h) */
 } MemoryRegionType;
 
 typedef struct MemoryRegion MemoryRegion;
 typedef struct FlatView FlatView;
 typedef struct AddressSpace AddressSpace;
+struct IOMMURegionOps;
+struct IOMMUNotifier;
 
 struct MemoryRegion {
     char *name;
@@ -96,6 +100,9 @@ struct MemoryRegion {
 
     MemoryRegion *alias;         /* ALIAS target and offset into it */
     hwaddr alias_offset;
+
+    const struct IOMMURegionOps *iommu_ops;      /* IOMMU; `opaque` is the model's */
+    struct IOMMUNotifier *iommu_notifiers;       /* big lock */
 
     /* position in the tree */
     MemoryRegion *container;

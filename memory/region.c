@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "iommu/iommu.h"
 #include "util/log.h"
 
 /* ---- the big lock ---------------------------------------------------------------
@@ -200,6 +201,15 @@ MemoryRegion *memory_region_new_alias(const char *name, MemoryRegion *target,
         memory_region_ref(target);
     mr->alias = target;
     mr->alias_offset = offset;
+    return mr;
+}
+
+MemoryRegion *memory_region_new_iommu(const char *name, uint64_t size,
+                                      const IOMMURegionOps *ops, void *opaque)
+{
+    MemoryRegion *mr = region_new(name, MR_IOMMU, size);
+    mr->iommu_ops = ops;
+    mr->opaque = opaque;
     return mr;
 }
 
@@ -406,6 +416,8 @@ const char *memory_region_kind_name(const MemoryRegion *mr)
         return "rom-device";
     case MR_ALIAS:
         return "alias";
+    case MR_IOMMU:
+        return "iommu";
     }
     return "?";
 }

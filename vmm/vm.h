@@ -38,6 +38,9 @@ struct vm;
 struct kvm_cpuid2;
 struct kvm_memory_listener;
 struct boot_regs;
+struct Device;
+struct MSIMessage;
+struct InterruptRemapper;
 
 struct vcpu {
     struct vm *vm;
@@ -81,9 +84,16 @@ struct vm {
     bool exit_requested;
     int exit_status;
 
+    /* Device instances (devices/device.h), in creation order. */
+    struct Device *devices;
+    /* Interrupt remapping, installed by an IOMMU model that offers it (atomic). */
+    struct InterruptRemapper *intremap;
+
     /* Unit tests drive devices on a VM without KVM: when set, vm_set_irq_line
-     * calls this instead of KVM_IRQ_LINE. */
+     * calls this instead of KVM_IRQ_LINE, and vm_send_msi this instead of
+     * KVM_SIGNAL_MSI (with the message after interrupt remapping). */
     void (*irq_hook)(struct vm *vm, unsigned gsi, bool level);
+    void (*msi_hook)(struct vm *vm, const struct MSIMessage *msg);
 };
 
 /* Builds the machine: KVM VM (unless cfg->dump_mtree), in-kernel irqchip and PIT,
