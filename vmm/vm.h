@@ -88,6 +88,8 @@ struct vm {
     struct Device *devices;
     /* Interrupt remapping, installed by an IOMMU model that offers it (atomic). */
     struct InterruptRemapper *intremap;
+    /* Told when remapped messages may have changed (iommu/iommu.h); big lock. */
+    struct IntRemapNotifier *intremap_notifiers;
 
     /* Unit tests drive devices on a VM without KVM: when set, vm_set_irq_line
      * calls this instead of KVM_IRQ_LINE, and vm_send_msi this instead of
