@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "devices/devices.h"
+#include "iommu/vtd.h"
 #include "util/log.h"
 #include "vmm/acpi.h"
 #include "vmm/loader.h"
@@ -16,6 +17,9 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_USAGE;
     if (cfg->test_device && testdev_init(vm, cfg->test_device))
         return EXIT_USAGE;
+    if (cfg->iommu && !vtd_create(vm, &(VTDConfig){ .caching_mode = cfg->iommu_caching_mode,
+                                                     .intremap = cfg->iommu_intremap }))
+        return EXIT_HOST_ERROR;
     /* Before the loader, which passes the RSDP's address to the kernel. */
     if (acpi_setup(vm))
         return EXIT_HOST_ERROR;

@@ -32,6 +32,10 @@ struct vm_config {
     bool dump_mtree;
     const char *test_device;    /* --test-device log=PATH: the integration test device */
     uint16_t debug_exit_port;   /* 0xf4 */
+    /* --iommu [caching-mode=on|off][,intremap=on|off]: the VT-d unit */
+    bool iommu;
+    bool iommu_caching_mode;    /* default off */
+    bool iommu_intremap;        /* default on */
 };
 
 struct vm;
