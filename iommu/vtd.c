@@ -347,6 +347,7 @@ static int vtd_realize(Device *dev)
 {
     VTDState *s = DEVICE_CAST(VTDState, dev);
     pthread_mutex_init(&s->lock, NULL);
+    s->as_mem = dev->vm->as_mem;
     s->ctx_gen = 1;
     vtd_ir_init(s);
     vtd_reset(dev);

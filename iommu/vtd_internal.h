@@ -112,6 +112,7 @@ struct VTDState {
     Device dev;
     VTDConfig cfg;
     MemoryRegion *mmio;
+    AddressSpace *as_mem;          /* the VM's system memory: tables and targets */
     /* Everything below is protected by `lock`, except where noted. */
     pthread_mutex_t lock;
     uint64_t cap, ecap;

@@ -240,7 +240,8 @@ static IOMMUTLBEntry fault_entry(VTDState *s, uint64_t iova)
                             .translated_addr = 0, .addr_mask = 0xfff, .perm = IOMMU_NONE };
 }
 
-static IOMMUTLBEntry translate_slow(VTDState *s, VTDAddressSpace *as, uint64_t iova,
+/* Out of line: the hit path stays short and needs no saved registers. */
+__attribute__((noinline)) static IOMMUTLBEntry translate_slow(VTDState *s, VTDAddressSpace *as, uint64_t iova,
                                     IOMMUAccessFlags access, bool record_fault)
 {
     IOMMUTLBEntry e = fault_entry(s, iova);
@@ -269,7 +270,7 @@ static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFla
     VTDState *s = as->s;
     if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE)) {
         /* Translation off: system memory as it is. */
-        return (IOMMUTLBEntry){ .target_as = s->dev.vm->as_mem, .iova = iova & ~0xfffull,
+        return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~0xfffull,
                                 .translated_addr = iova & ~0xfffull, .addr_mask = 0xfff,
                                 .perm = IOMMU_RW };
     }
@@ -284,7 +285,7 @@ static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFla
     if (!(seq & 1) && page == ((iova & ~0xfffull) | 1) && sid == as->rid &&
         (perm & access) == access &&
         __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq) {
-        return (IOMMUTLBEntry){ .target_as = s->dev.vm->as_mem, .iova = iova & ~mask,
+        return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~mask,
                                 .translated_addr = xlat, .addr_mask = mask,
                                 .perm = (IOMMUAccessFlags)perm };
     }
