@@ -144,6 +144,17 @@ static int opt_port(struct vm_config *cfg, const char *value, char *err, size_t 
     return 0;
 }
 
+static int opt_irqchip(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    if (!strcmp(value, "kernel"))
+        cfg->irqchip = IRQCHIP_KERNEL;
+    else if (!strcmp(value, "split"))
+        cfg->irqchip = IRQCHIP_SPLIT;
+    else
+        FAIL("--irqchip: bad value '%s' (expected kernel or split)", value);
+    return 0;
+}
+
 static int opt_test_device(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     const char *path;
@@ -201,6 +212,7 @@ static const struct option_def {
     { "cpu-features", OPT_VALUE, opt_cpu_features },
     { "test-device", OPT_VALUE, opt_test_device },
     { "debug-exit-port", OPT_VALUE, opt_port },
+    { "irqchip", OPT_VALUE, opt_irqchip },
     { "dump-mtree", OPT_FLAG_DUMP, NULL },
     { "help", OPT_FLAG_HELP, NULL },
     { "version", OPT_FLAG_VERSION, NULL },
@@ -310,6 +322,11 @@ void options_usage(FILE *out)
 "                         %s is applied first (a warning says so).\n"
 "  --debug-exit-port N    port of the debug-exit device (default 0xf4): writing V\n"
 "                         ends minivmm with status (V << 1) | 1\n"
+"  --irqchip MODE         kernel (default): KVM emulates the PIC, IOAPIC and PIT;\n"
+"                         split: KVM keeps the local APICs, minivmm emulates the\n"
+"                         IOAPIC and sends its interrupts as MSIs (through\n"
+"                         interrupt remapping when an IOMMU offers it); no PIC\n"
+"                         or PIT (guests use the LAPIC timer)\n"
 "  --dump-mtree           print the memory tree and flat views, then exit\n"
 "  --help                 this text\n"
 "  --version              print the version\n"
