@@ -233,7 +233,8 @@ static int build_fadt(struct acpi_image *img, uint64_t dsdt)
     return xsdt_add(img, gpa);
 }
 
-static int build_madt(struct acpi_image *img, unsigned nr_vcpus)
+/* pcat_compat: KVM's dual 8259 exists (kernel irqchip; not in split mode). */
+static int build_madt(struct acpi_image *img, unsigned nr_vcpus, bool pcat_compat)
 {
     size_t len = ACPI_HEADER_LEN + 8 + nr_vcpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
                  MADT_INT_OVERRIDE_LEN;
@@ -242,7 +243,7 @@ static int build_madt(struct acpi_image *img, unsigned nr_vcpus)
     if (!t)
         return -1;
     put_le32(t + 36, LAPIC_ADDR);
-    put_le32(t + 40, MADT_PCAT_COMPAT);
+    put_le32(t + 40, pcat_compat ? MADT_PCAT_COMPAT : 0);
     uint8_t *p = t + 44;
 
     /* vCPU i has APIC id i (KVM's default) and ACPI processor UID i. */
@@ -341,7 +342,7 @@ static int build_tables(struct acpi_image *img, const struct vm_config *cfg, uns
     uint64_t rsdp_gpa, dsdt, xsdt;
     uint8_t *rsdp = image_alloc(img, RSDP_LEN, &rsdp_gpa);
     if (!rsdp || build_dsdt(img, &dsdt) < 0 || build_fadt(img, dsdt) < 0 ||
-        build_madt(img, nr_vcpus) < 0 ||
+        build_madt(img, nr_vcpus, cfg->irqchip != IRQCHIP_SPLIT) < 0 ||
         (cfg->iommu && build_dmar(img, cfg, nr_vcpus) < 0) || build_xsdt(img, &xsdt) < 0)
         return -1;
     fill_rsdp(rsdp, xsdt);

@@ -1,5 +1,5 @@
-/* The VM: /dev/kvm, the KVM VM with its in-kernel irqchip and PIT, guest RAM and
- * the two address spaces. */
+/* The VM: /dev/kvm, the KVM VM with its in-kernel irqchip and PIT (or, with
+ * --irqchip split, only the local APICs), guest RAM and the two address spaces. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -8,8 +8,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "devices/device.h"
+#include "devices/ioapic.h"
 #include "util/log.h"
 #include "vmm/cpuid.h"
+#include "vmm/irq.h"
 #include "vmm/kvm_memory.h"
 #include "vmm/layout.h"
 #include "vmm/vcpu.h"
@@ -47,6 +50,9 @@ static int kvm_open_vm(struct vm *vm)
         { KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
         { KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
         { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+        { KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+        { KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI" },
+        { KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
     };
     for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
         if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, needed[i].cap) <= 0) {
@@ -73,6 +79,11 @@ static int kvm_open_vm(struct vm *vm)
     if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0 &&
         ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0)
         return kvm_fail("KVM_SET_IDENTITY_MAP_ADDR");
+    if (vm->cfg->irqchip == IRQCHIP_SPLIT &&
+        ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SPLIT_IRQCHIP) <= 0) {
+        log_error("/dev/kvm lacks KVM_CAP_SPLIT_IRQCHIP, which --irqchip split needs");
+        return EXIT_HOST_ERROR;
+    }
     vm->has_kvm = true;
     return 0;
 }
@@ -82,6 +93,16 @@ static int kvm_open_vm(struct vm *vm)
  * 4 ms on the kvm_pvm host), which would delay the guest's first instruction. */
 static int kvm_create_irqchip(struct vm *vm)
 {
+    if (vm->cfg->irqchip == IRQCHIP_SPLIT) {
+        /* Local APICs only; GSIs 0..23 stay for our IOAPIC's routes. No PIT:
+         * KVM's needs its IOAPIC to deliver, and nothing needs one here (the
+         * ACPI tables are hardware-reduced: Linux uses no PIC or PIT timer). */
+        struct kvm_enable_cap cap = { .cap = KVM_CAP_SPLIT_IRQCHIP,
+                                      .args = { IRQ_IOAPIC_PINS } };
+        if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+            return kvm_fail("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)");
+        return 0;
+    }
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
         return kvm_fail("KVM_CREATE_IRQCHIP");
     struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -163,6 +184,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
         return r;
     if ((r = build_memory(vm)))
         return r;
+    if (irq_routes_init(vm) < 0)
+        return EXIT_HOST_ERROR;
     if (vm->has_kvm && ((r = kvm_create_irqchip(vm)) || (r = build_cpuid_policy(vm)) ||
                         (r = vcpus_create(vm))))
         return r;
@@ -172,6 +195,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 void vm_destroy(struct vm *vm)
 {
     vcpus_destroy(vm);
+    /* Device instances only once no vCPU thread can reach them any more. */
+    if (!vm->vcpus)
+        vm_devices_destroy(vm);
+    irq_routes_free(vm);
     kvm_memory_listener_free(vm);
     address_space_free(vm->as_mem);
     address_space_free(vm->as_io);
@@ -198,6 +225,9 @@ int vm_set_irq_line(struct vm *vm, unsigned gsi, bool level)
         vm->irq_hook(vm, gsi, level);
         return 0;
     }
+    IOAPIC *ioapic = __atomic_load_n(&vm->ioapic, __ATOMIC_ACQUIRE);
+    if (ioapic)
+        return ioapic_set_irq(ioapic, gsi, level);
     struct kvm_irq_level irq = { .irq = gsi, .level = level };
     if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
         /* A host problem, but devices call this at the guest's pace: say it once. */

@@ -4,6 +4,7 @@
 
 #include "devices/devices.h"
 #include "iommu/vtd.h"
+#include "devices/ioapic.h"
 #include "util/log.h"
 #include "vmm/acpi.h"
 #include "vmm/loader.h"
@@ -13,6 +14,9 @@
 
 static int create_devices(struct vm *vm, const struct vm_config *cfg)
 {
+    /* First: the other devices' lines lead to it. */
+    if (cfg->irqchip == IRQCHIP_SPLIT && !ioapic_create(vm))
+        return EXIT_HOST_ERROR;
     if (serial_init(vm, cfg) || debug_exit_init(vm, cfg->debug_exit_port) || i8042_init(vm))
         return EXIT_USAGE;
     if (cfg->test_device && testdev_init(vm, cfg->test_device))

@@ -144,6 +144,17 @@ static int opt_port(struct vm_config *cfg, const char *value, char *err, size_t 
     return 0;
 }
 
+static int opt_irqchip(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    if (!strcmp(value, "kernel"))
+        cfg->irqchip = IRQCHIP_KERNEL;
+    else if (!strcmp(value, "split"))
+        cfg->irqchip = IRQCHIP_SPLIT;
+    else
+        FAIL("--irqchip: bad value '%s' (expected kernel or split)", value);
+    return 0;
+}
+
 static int opt_test_device(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     const char *path;
@@ -235,6 +246,7 @@ static const struct option_def {
     { "test-device", OPT_VALUE, opt_test_device },
     { "debug-exit-port", OPT_VALUE, opt_port },
     { "iommu", OPT_OPTIONAL_VALUE, opt_iommu },
+    { "irqchip", OPT_VALUE, opt_irqchip },
     { "dump-mtree", OPT_FLAG_DUMP, NULL },
     { "help", OPT_FLAG_HELP, NULL },
     { "version", OPT_FLAG_VERSION, NULL },
@@ -320,6 +332,16 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
         if (def->set(cfg, value, err, errlen))
             return OPTIONS_ERROR;
     }
+    /* Remappable IOAPIC entries are unreadable to KVM's own IOAPIC (DESIGN §4),
+     * so interrupt remapping needs ours; QEMU refuses the same combination. */
+    bool intremap = cfg->iommu && cfg->iommu_intremap;
+    if (intremap && cfg->irqchip == IRQCHIP_KERNEL) {
+        snprintf(err, errlen, "--iommu with interrupt remapping needs --irqchip split "
+                              "(or add intremap=off to --iommu)");
+        return OPTIONS_ERROR;
+    }
+    if (cfg->irqchip == IRQCHIP_DEFAULT)
+        cfg->irqchip = intremap ? IRQCHIP_SPLIT : IRQCHIP_KERNEL;
     if (!cfg->kernel && !cfg->dump_mtree) {
         snprintf(err, errlen, "no kernel given (use --kernel PATH)");
         return OPTIONS_ERROR;
@@ -357,6 +379,11 @@ void options_usage(FILE *out)
 "                         (ACPI DMAR); keys: caching-mode (default off: CAP.CM, the\n"
 "                         guest invalidates after making entries too, for shadowing)\n"
 "                         and intremap (default on: interrupt remapping)\n"
+"  --irqchip MODE         kernel (default): KVM emulates the PIC, IOAPIC and PIT;\n"
+"                         split: KVM keeps the local APICs, minivmm emulates the\n"
+"                         IOAPIC and sends its interrupts as MSIs (through\n"
+"                         interrupt remapping when an IOMMU offers it); no PIC\n"
+"                         or PIT (guests use the LAPIC timer)\n"
 "  --dump-mtree           print the memory tree and flat views, then exit\n"
 "  --help                 this text\n"
 "  --version              print the version\n"

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/ioapic.h"
 #include "util/log.h"
 #include "vmm/cpuid.h"
 
@@ -175,6 +176,12 @@ static bool vcpu_handle_exit(struct vcpu *v)
         if (vcpu_handle_mmio(v->vm, run))
             return vcpu_stop(v, "malformed MMIO exit", EXIT_HOST_ERROR);
         return false;
+    case KVM_EXIT_IOAPIC_EOI: {   /* split irqchip: a level-triggered vector's EOI */
+        IOAPIC *ioapic = __atomic_load_n(&v->vm->ioapic, __ATOMIC_ACQUIRE);
+        if (ioapic)
+            ioapic_eoi(ioapic, run->eoi.vector);
+        return false;
+    }
     case KVM_EXIT_HLT:            /* only without an in-kernel LAPIC; nothing to do */
     case KVM_EXIT_INTR:
     case KVM_EXIT_IRQ_WINDOW_OPEN:

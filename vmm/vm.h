@@ -19,6 +19,10 @@ enum {
 };
 
 enum serial_mode { SERIAL_TTY, SERIAL_FILE, SERIAL_OFF };
+/* kernel: KVM's PIC, IOAPIC and PIT; split: local APICs in KVM, the IOAPIC ours
+ * (devices/ioapic.c), whose interrupts are MSIs that interrupt remapping can see. */
+/* IRQCHIP_DEFAULT only while parsing: options_parse resolves it. */
+enum irqchip_mode { IRQCHIP_DEFAULT, IRQCHIP_KERNEL, IRQCHIP_SPLIT };
 
 struct vm_config {
     const char *kernel;
@@ -36,6 +40,8 @@ struct vm_config {
     bool iommu;
     bool iommu_caching_mode;    /* default off */
     bool iommu_intremap;        /* default on */
+    enum irqchip_mode irqchip;  /* --irqchip; default split with --iommu intremap=on,
+                                   else kernel */
 };
 
 struct vm;
@@ -45,6 +51,8 @@ struct boot_regs;
 struct Device;
 struct MSIMessage;
 struct InterruptRemapper;
+struct IOAPIC;
+struct irq_routes;
 
 struct vcpu {
     struct vm *vm;
@@ -94,6 +102,10 @@ struct vm {
     struct InterruptRemapper *intremap;
     /* Told when remapped messages may have changed (iommu/iommu.h); big lock. */
     struct IntRemapNotifier *intremap_notifiers;
+    /* Split irqchip: the userspace IOAPIC that vm_set_irq_line drives. */
+    struct IOAPIC *ioapic;
+    /* GSI routes: MSI routes for irqfds and the IOAPIC's pins (vmm/irq.h). */
+    struct irq_routes *irq_routes;
 
     /* Unit tests drive devices on a VM without KVM: when set, vm_set_irq_line
      * calls this instead of KVM_IRQ_LINE, and vm_send_msi this instead of
@@ -102,7 +114,8 @@ struct vm {
     void (*msi_hook)(struct vm *vm, const struct MSIMessage *msg);
 };
 
-/* Builds the machine: KVM VM (unless cfg->dump_mtree), in-kernel irqchip and PIT,
+/* Builds the machine: KVM VM (unless cfg->dump_mtree), in-kernel irqchip and PIT
+ * (split mode: only the local APICs),
  * guest RAM, the address spaces, vCPUs. Returns 0 or an exit status after
  * printing one error line. */
 int vm_create(struct vm *vm, const struct vm_config *cfg);
@@ -116,7 +129,8 @@ void vm_destroy(struct vm *vm);
 
 /* Ask the VM to stop with `status` (first request wins); kicks every vCPU. */
 void vm_request_exit(struct vm *vm, int status);
-/* Level of an IOAPIC/PIC input (KVM_IRQ_LINE, or vm->irq_hook when set). */
+/* Level of an IOAPIC/PIC input: vm->irq_hook when set, else the userspace
+ * IOAPIC in split mode, else KVM_IRQ_LINE. Any thread. */
 int vm_set_irq_line(struct vm *vm, unsigned gsi, bool level);
 /* Host pointer to guest RAM [gpa, gpa+len), or NULL if not entirely RAM. For
  * loaders and table builders, before vCPUs run. */

@@ -67,6 +67,34 @@ TEST(defaults)
     CHECK(!cfg.dump_mtree);
     CHECK(cfg.test_device == NULL);
     CHECK_EQ(cfg.debug_exit_port, 0xf4);
+    CHECK_EQ(cfg.irqchip, IRQCHIP_KERNEL);
+}
+
+TEST(irqchip)
+{
+    struct vm_config cfg;
+    char err[256];
+    make_kernel_file();
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--irqchip", "split") == OPTIONS_RUN);
+    CHECK_EQ(cfg.irqchip, IRQCHIP_SPLIT);
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--irqchip=split", "--irqchip=kernel") ==
+            OPTIONS_RUN);
+    CHECK_EQ(cfg.irqchip, IRQCHIP_KERNEL);
+}
+
+/* Interrupt remapping needs our IOAPIC: --iommu picks split unless told
+ * otherwise, and refuses an explicit kernel irqchip. */
+TEST(iommu_implies_split_irqchip)
+{
+    struct vm_config cfg;
+    char err[256];
+    make_kernel_file();
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--iommu") == OPTIONS_RUN);
+    CHECK_EQ(cfg.irqchip, IRQCHIP_SPLIT);
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--iommu", "intremap=off") == OPTIONS_RUN);
+    CHECK_EQ(cfg.irqchip, IRQCHIP_KERNEL);
+    CHECK_ERROR("--iommu with interrupt remapping needs --irqchip split", "--kernel",
+                kernel_path, "--iommu", "--irqchip", "kernel");
 }
 
 TEST(both_spellings)
@@ -134,6 +162,8 @@ TEST(bad_values)
     CHECK_ERROR("'f4'", "--kernel", kernel_path, "--debug-exit-port", "f4");
     CHECK_ERROR("'bogus'", "--kernel", kernel_path, "--cpu-features", "+cx16,bogus");
     CHECK_ERROR("empty", "--kernel", kernel_path, "--cpu-features", "cx16,");
+    CHECK_ERROR("--irqchip: bad value 'userspace'", "--kernel", kernel_path, "--irqchip",
+                "userspace");
 }
 
 TEST(bad_sub_keys)
@@ -188,7 +218,8 @@ TEST(usage_lists_options_and_statuses)
     fclose(f);
     static const char *const needles[] = {
         "--kernel", "--initramfs", "--cmdline", "--cpus", "--memory", "--serial",
-        "--cpu-features", "--dump-mtree", "--test-device", "--debug-exit-port", "--help",
+        "--cpu-features", "--dump-mtree", "--test-device", "--debug-exit-port", "--irqchip",
+        "--help",
         "--version", "Exit statuses", "0  the guest powered off", "2  bad option",
         "4  the guest asked for a reset", "6  the guest crashed", "8  host failure",
     };
