@@ -2,7 +2,9 @@
  * guest's status. stdout belongs to the guest's serial console. */
 #include <stdio.h>
 
+#include "devices/device.h"
 #include "devices/devices.h"
+#include "devices/platform.h"
 #include "util/log.h"
 #include "vmm/acpi.h"
 #include "vmm/loader.h"
@@ -16,6 +18,8 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_USAGE;
     if (cfg->test_device && testdev_init(vm, cfg->test_device))
         return EXIT_USAGE;
+    if (rtc_create(vm) || (cfg->pc_testdev && pc_testdev_create(vm)))
+        return EXIT_HOST_ERROR;
     /* Before the loader, which passes the RSDP's address to the kernel. */
     if (acpi_setup(vm))
         return EXIT_HOST_ERROR;
@@ -50,6 +54,7 @@ static int run(const struct vm_config *cfg)
         }
     }
     devices_cleanup();
+    vm_devices_destroy(&vm);
     vm_destroy(&vm);
     return status;
 }
