@@ -76,7 +76,7 @@ static struct kvm_segment flat_segment(uint16_t selector, uint8_t type, bool cod
     };
 }
 
-static int write_gdt(struct vm *vm)
+static int write_gdt(struct vm *vm, uint64_t gpa)
 {
     static const uint64_t gdt[] = {
         0,
@@ -84,7 +84,7 @@ static int write_gdt(struct vm *vm)
         0x00af9b000000ffffull,  /* SEL_CODE64: execute/read, L=1 */
         0x00cf93000000ffffull,  /* SEL_DATA: read/write, B=1, 4 GiB */
     };
-    void *p = vm_guest_ram(vm, LAYOUT_GDT, sizeof(gdt));
+    void *p = vm_guest_ram(vm, gpa, sizeof(gdt));
     if (!p)
         return -1;
     memcpy(p, gdt, sizeof(gdt));
@@ -113,7 +113,8 @@ int x86_boot_setup_bsp(struct vcpu *v, const struct boot_regs *r)
 {
     struct vm *vm = v->vm;
     bool long64 = r->mode == BOOT_MODE_LONG64;
-    if (write_gdt(vm) || (long64 && write_page_tables(vm))) {
+    uint64_t gdt = r->gdt ? r->gdt : LAYOUT_GDT;
+    if (write_gdt(vm, gdt) || (long64 && write_page_tables(vm))) {
         log_error("guest RAM too small for the boot GDT and page tables");
         return EXIT_USAGE;
     }
@@ -127,7 +128,7 @@ int x86_boot_setup_bsp(struct vcpu *v, const struct boot_regs *r)
     /* A busy TSS and an LDT as after reset: VM entry checks them. */
     sregs.tr = (struct kvm_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
     sregs.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
-    sregs.gdt = (struct kvm_dtable){ .base = LAYOUT_GDT, .limit = 4 * 8 - 1 };
+    sregs.gdt = (struct kvm_dtable){ .base = gdt, .limit = 4 * 8 - 1 };
     sregs.idt = (struct kvm_dtable){ .base = 0, .limit = 0 };
     if (long64) {
         sregs.cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_PG;
