@@ -97,12 +97,19 @@ void acpi_pm_wake(struct vm *vm)
     if (!dev)
         return;
     ACPIPMState *s = DEVICE_CAST(ACPIPMState, dev);
+    /* With the big lock no vCPU is inside a device op while its state is
+     * reset below (a paused vCPU may still be finishing one). */
+    bool locked = memory_bql_locked();
+    if (!locked)
+        memory_bql_lock();
     pthread_mutex_lock(&s->lock);
     if (s->state == IN_S3)
         wake_locked(s);
     else if (s->state == ENTERING_S3)
         s->wake_pending = true;
     pthread_mutex_unlock(&s->lock);
+    if (!locked)
+        memory_bql_unlock();
 }
 
 static void sleep_control_write(ACPIPMState *s, uint8_t val)

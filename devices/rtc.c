@@ -73,18 +73,18 @@ static void set_memory_bytes(RTCState *s)
     s->regs.cmos[CMOS_NR_CPUS_MINUS_1] = (uint8_t)(vm->nr_vcpus ? vm->nr_vcpus - 1 : 0);
 }
 
-/* s->lock held. Brings IRQ 8 to the level the registers give; a rising edge
- * with the alarm flag set is also the S3 wake event. */
-static void sync_irq(RTCState *s, int64_t now)
+/* s->lock held. Brings IRQ 8 to the level the registers give. True for a
+ * rising edge with the alarm flag set: the S3 wake event, which the caller
+ * passes on (acpi_pm_wake) once it has dropped s->lock. */
+static bool sync_irq(RTCState *s, int64_t now)
 {
     bool level = mc146818_update(&s->regs, now);
     if (level == s->irq_level)
-        return;
+        return false;
     s->irq_level = level;
     vm_set_irq_line(s->dev.vm, RTC_IRQ, level);
     uint8_t c = s->regs.cmos[RTC_REG_C], b = s->regs.cmos[RTC_REG_B];
-    if (level && (c & b & RTC_C_AF))
-        acpi_pm_wake(s->dev.vm);
+    return level && (c & b & RTC_C_AF);
 }
 
 static MemTxResult rtc_read(void *opaque, hwaddr addr, uint64_t *data, unsigned size)
@@ -98,10 +98,12 @@ static MemTxResult rtc_read(void *opaque, hwaddr addr, uint64_t *data, unsigned 
     pthread_mutex_lock(&s->lock);
     int64_t now = host_now_ns();
     *data = mc146818_read(&s->regs, s->index, now);
-    sync_irq(s, now);
+    bool wake = sync_irq(s, now);
     if (s->index == RTC_REG_C)
         pthread_cond_signal(&s->cond);      /* IRQF clear: the next event counts again */
     pthread_mutex_unlock(&s->lock);
+    if (wake)
+        acpi_pm_wake(s->dev.vm);
     return MEMTX_OK;
 }
 
@@ -109,6 +111,7 @@ static MemTxResult rtc_write(void *opaque, hwaddr addr, uint64_t data, unsigned 
 {
     RTCState *s = opaque;
     uint8_t val = (uint8_t)data;
+    bool wake = false;
     (void)size;
     pthread_mutex_lock(&s->lock);
     if (addr == 0) {
@@ -117,10 +120,12 @@ static MemTxResult rtc_write(void *opaque, hwaddr addr, uint64_t data, unsigned 
     } else {
         int64_t now = host_now_ns();
         mc146818_write(&s->regs, s->index, val, now);
-        sync_irq(s, now);
+        wake = sync_irq(s, now);
         pthread_cond_signal(&s->cond);
     }
     pthread_mutex_unlock(&s->lock);
+    if (wake)
+        acpi_pm_wake(s->dev.vm);
     return MEMTX_OK;
 }
 
@@ -138,7 +143,14 @@ static void *rtc_timer_thread(void *opaque)
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         int64_t now = host_now_ns();
-        sync_irq(s, now);
+        if (sync_irq(s, now)) {
+            /* Not under s->lock: waking takes the big lock, which a vCPU in
+             * one of our port ops holds while it waits for s->lock. */
+            pthread_mutex_unlock(&s->lock);
+            acpi_pm_wake(s->dev.vm);
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
         int64_t next = mc146818_next_irq(&s->regs, now);
         if (next == INT64_MAX) {
             pthread_cond_wait(&s->cond, &s->lock);
