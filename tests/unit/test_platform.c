@@ -9,6 +9,7 @@
 #include "tests/unit/fake_vm.h"
 #include "tests/unit/harness.h"
 #include "vmm/acpi.h"
+#include "vmm/layout.h"
 
 #define RAM_SIZE (64ull << 20)
 
@@ -198,5 +199,61 @@ TEST(acpi_s3_sleep_and_wake_status)
     CHECK_EQ(in8(&f, ACPI_PM_SLEEP_STATUS_PORT), ACPI_WAKE_STATUS);
     out8(&f, ACPI_PM_SLEEP_STATUS_PORT, ACPI_WAKE_STATUS);
     CHECK_EQ(in8(&f, ACPI_PM_SLEEP_STATUS_PORT), 0);
+    fake_vm_destroy(&f);
+}
+
+static uint32_t ld32(struct fake_vm *f, uint64_t gpa)
+{
+    MemTxResult r;
+    return address_space_ldl_le(f->vm.as_mem, gpa, &r);
+}
+
+static bool checksum_ok(struct fake_vm *f, uint64_t gpa, uint32_t len)
+{
+    uint8_t sum = 0, b;
+    for (uint32_t i = 0; i < len; i++) {
+        address_space_read(f->vm.as_mem, gpa + i, &b, 1);
+        sum = (uint8_t)(sum + b);
+    }
+    return sum == 0;
+}
+
+/* The RSDT beside the XSDT (same tables, 32-bit), the FACS the FADT points at,
+ * and the FADT's PM timer. */
+TEST(acpi_rsdt_facs_and_pm_timer_in_the_tables)
+{
+    struct fake_vm f;
+    REQUIRE(fake_vm_init_with_ram(&f, RAM_SIZE, 2));
+    REQUIRE(acpi_setup(&f.vm) == 0);
+    uint64_t rsdp = LAYOUT_ACPI;
+    uint32_t rsdt = ld32(&f, rsdp + 16);
+    uint64_t xsdt = ld32(&f, rsdp + 24) | (uint64_t)ld32(&f, rsdp + 28) << 32;
+    REQUIRE(rsdt != 0);
+    CHECK(checksum_ok(&f, rsdp, 20));
+    CHECK_EQ(ld32(&f, rsdt), 0x54445352);                   /* "RSDT" */
+    uint32_t rlen = ld32(&f, rsdt + 4), xlen = ld32(&f, xsdt + 4);
+    CHECK(checksum_ok(&f, rsdt, rlen));
+    REQUIRE((rlen - 36) / 4 == (xlen - 36) / 8 && rlen > 36);
+    uint64_t fadt = 0;
+    for (uint32_t i = 0; i < (rlen - 36) / 4; i++) {
+        uint32_t e = ld32(&f, rsdt + 36 + 4 * i);
+        CHECK_EQ(e, ld32(&f, xsdt + 36 + 8 * i));
+        CHECK_EQ(ld32(&f, xsdt + 36 + 8 * i + 4), 0);
+        if (ld32(&f, e) == 0x50434146)                         /* "FACP" */
+            fadt = e;
+    }
+    REQUIRE(fadt != 0);
+    CHECK_EQ(ld32(&f, fadt + 36), ACPI_FACS_ADDR);
+    CHECK_EQ(ACPI_FACS_ADDR % 64, 0);
+    CHECK_EQ(ld32(&f, ACPI_FACS_ADDR), 0x53434146);          /* "FACS" */
+    CHECK_EQ(ld32(&f, ACPI_FACS_ADDR + 4), 64);
+    CHECK_EQ(ld32(&f, ACPI_FACS_ADDR + 12), 0);              /* no waking vector yet */
+    CHECK_EQ(ld32(&f, fadt + 76), ACPI_PM_TIMER_PORT);       /* PM_TMR_BLK */
+    MemTxResult r;
+    CHECK_EQ(address_space_ldub(f.vm.as_mem, fadt + 91, &r), 4);          /* PM_TMR_LEN */
+    CHECK_EQ(ld32(&f, fadt + 208) & 0xffff, 1 | 32 << 8);    /* X_PM_TMR_BLK: I/O, 32 bits */
+    CHECK_EQ(ld32(&f, fadt + 212), ACPI_PM_TIMER_PORT);
+    CHECK(ld32(&f, fadt + 112) & (1u << 8));                 /* TMR_VAL_EXT */
+    CHECK(!(ld32(&f, fadt + 108) >> 8 & (1u << 5)));         /* no NO_CMOS_RTC */
     fake_vm_destroy(&f);
 }
