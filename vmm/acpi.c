@@ -2,12 +2,14 @@
  *
  * Layout of the LAYOUT_ACPI area (64 KiB, e820-reserved), each table 16-byte
  * aligned and in this order:
- *     +0x0  RSDP  (revision 2: XSDT address, both checksums; no RSDT)
- *           DSDT  (AML: \_SB.COM1, \_S5_)
- *           FADT  (revision 6.4, hardware-reduced)
+ *     +0x0  RSDP  (revision 2: RSDT and XSDT addresses, both checksums)
+ *     +0x40 FACS  (64-byte aligned: the waking vectors for S3)
+ *           DSDT  (AML: \_SB.COM1, \_SB.RTC, \_S3_, \_S5_)
+ *           FADT  (revision 6.4, hardware-reduced, PM timer, century 0x32)
  *           MADT  (one local APIC per vCPU, the IOAPIC, IRQ0 -> GSI2)
  *           DMAR  (with --iommu: one DRHD for all PCI functions)
- *           XSDT  (FADT, MADT[, DMAR]; the DSDT is reached through the FADT)
+ *           RSDT, XSDT (FADT, MADT[, DMAR]; the DSDT and FACS are reached
+ *                 through the FADT; the RSDT for ACPI 1.0 guests)
  * The tables are built in a host buffer and copied in once complete, so a
  * failure leaves guest RAM untouched.
  */
@@ -43,6 +45,10 @@
 #define COM1_PORT            0x3f8
 #define COM1_NR_PORTS        8
 #define COM1_IRQ             4
+#define RTC_PORT             0x70
+#define RTC_NR_PORTS         2
+#define RTC_IRQ              8
+#define RTC_CENTURY_INDEX    0x32
 
 /* SCI_INT. Hardware-reduced ACPI has no SCI: ACPICA installs no handler and
  * x86 skips the SCI's IOAPIC setup, so nothing is wired to it. It must not be
@@ -56,14 +62,20 @@ enum {
     FADT_LEN = 276,
     FADT_REVISION = 6,
     FADT_MINOR_REVISION = 4,
+    FADT_FIRMWARE_CTRL = 36,
     FADT_DSDT = 40,
     FADT_SCI_INT = 46,
+    FADT_PM_TMR_BLK = 76,
+    FADT_PM_TMR_LEN = 91,
+    FADT_CENTURY = 108,
     FADT_IAPC_BOOT_ARCH = 109,
     FADT_FLAGS = 112,
     FADT_RESET_REG = 116,
     FADT_RESET_VALUE = 128,
     FADT_MINOR_VERSION = 131,
+    FADT_X_FIRMWARE_CTRL = 132,
     FADT_X_DSDT = 140,
+    FADT_X_PM_TMR_BLK = 208,
     FADT_SLEEP_CONTROL_REG = 244,
     FADT_SLEEP_STATUS_REG = 256,
 };
@@ -71,13 +83,16 @@ enum {
  * the DSDT), 8042 (our i8042 only resets: keep Linux from probing a keyboard),
  * NO_MSI (MSI works), NO_ASPM (no PCIe links). */
 #define IAPC_NO_VGA          (1u << 2)    /* nothing at 0xa0000 or the VGA ports */
-#define IAPC_NO_CMOS_RTC     (1u << 5)    /* no RTC/CMOS at 0x70; kvmclock keeps time */
+#define FADT_F_TMR_VAL_EXT   (1u << 8)    /* the PM timer has 32 bits */
 #define FADT_F_RESET_REG_SUP (1u << 10)
 #define FADT_F_HW_REDUCED    (1u << 20)
 
 /* Generic Address Structure: 12 bytes. */
 #define GAS_SYSTEM_IO        1
 #define GAS_ACCESS_BYTE      1
+#define GAS_ACCESS_DWORD     3
+
+#define FACS_VERSION         2
 
 #define DSDT_REVISION        2            /* 64-bit AML integers */
 #define MADT_REVISION        5            /* ACPI 6.2-6.4 */
@@ -97,13 +112,18 @@ struct acpi_image {
     unsigned nr_xsdt;
 };
 
-static void put_gas_io(uint8_t *p, uint16_t port)
+static void put_gas_io_width(uint8_t *p, uint16_t port, uint8_t bits, uint8_t access)
 {
     p[0] = GAS_SYSTEM_IO;
-    p[1] = 8;               /* register bit width */
+    p[1] = bits;            /* register bit width */
     p[2] = 0;               /* bit offset */
-    p[3] = GAS_ACCESS_BYTE;
+    p[3] = access;
     put_le64(p + 4, port);
+}
+
+static void put_gas_io(uint8_t *p, uint16_t port)
+{
+    put_gas_io_width(p, port, 8, GAS_ACCESS_BYTE);
 }
 
 /* Zeroed, 16-byte aligned space in the area; NULL if it does not fit. */
@@ -173,23 +193,47 @@ static void dsdt_com1(struct aml *a)
     aml_free(&crs);
 }
 
+/* The CMOS RTC as Linux's rtc-cmos PNP driver matches it. */
+static void dsdt_rtc(struct aml *a)
+{
+    struct aml crs;
+    aml_init(&crs);
+    aml_res_io(&crs, RTC_PORT, RTC_NR_PORTS);
+    aml_res_irq(&crs, RTC_IRQ);
+
+    aml_device_begin(a, "RTC");
+    aml_name_decl(a, "_HID");
+    aml_eisa_id(a, "PNP0B00");
+    aml_name_decl(a, "_CRS");
+    aml_resource_template(a, &crs);
+    aml_end(a);
+    aml_free(&crs);
+}
+
+/* \_Sx_: SLP_TYP for the sleep control register (hardware-reduced OSPM uses
+ * the first value only), then PM1b's and two reserved values. */
+static void dsdt_sleep_state(struct aml *a, const char *name, unsigned type)
+{
+    aml_name_decl(a, name);
+    aml_package_begin(a);
+    aml_integer(a, type);
+    aml_integer(a, 0);
+    aml_integer(a, 0);
+    aml_integer(a, 0);
+    aml_end(a);
+}
+
 /* The DSDT's definition block. Devices go into \_SB one emitter each (the PCI
  * host bridge, PNP0A08, joins COM1 here). */
 static void dsdt_body(struct aml *a)
 {
     aml_scope_begin(a, "\\_SB_");
     dsdt_com1(a);
+    dsdt_rtc(a);
     aml_end(a);
 
-    /* Soft-off: SLP_TYP for the sleep control register (hardware-reduced
-     * OSPM uses the first value only), then PM1b's and two reserved values. */
-    aml_name_decl(a, "\\_S5_");
-    aml_package_begin(a);
-    aml_integer(a, ACPI_S5_SLEEP_TYPE);
-    aml_integer(a, 0);
-    aml_integer(a, 0);
-    aml_integer(a, 0);
-    aml_end(a);
+    dsdt_sleep_state(a, "\\_S3_", ACPI_S3_SLEEP_TYPE);   /* suspend to RAM */
+    dsdt_sleep_state(a, "\\_S5_", ACPI_S5_SLEEP_TYPE);   /* soft off */
 }
 
 static int build_dsdt(struct acpi_image *img, uint64_t *gpa)
@@ -212,18 +256,38 @@ static int build_dsdt(struct acpi_image *img, uint64_t *gpa)
     return ret;
 }
 
+/* The FACS at its fixed place (ACPI_FACS_ADDR), which the sleep device reads
+ * the waking vector from. No checksum: the OS writes to it. */
+static int build_facs(struct acpi_image *img)
+{
+    uint64_t gpa;
+    img->used = ACPI_FACS_ADDR - LAYOUT_ACPI;
+    uint8_t *t = image_alloc(img, ACPI_FACS_LEN, &gpa);
+    if (!t || gpa != ACPI_FACS_ADDR)
+        return -1;
+    memcpy(t, "FACS", 4);
+    put_le32(t + 4, ACPI_FACS_LEN);
+    t[32] = FACS_VERSION;
+    return 0;
+}
+
 static int build_fadt(struct acpi_image *img, uint64_t dsdt)
 {
     uint64_t gpa;
     uint8_t *t = table_begin(img, "FACP", FADT_REVISION, FADT_LEN, &gpa);
     if (!t)
         return -1;
-    /* No FACS: a hardware-reduced platform has no global lock or waking vector. */
+    put_le32(t + FADT_FIRMWARE_CTRL, ACPI_FACS_ADDR);
+    put_le64(t + FADT_X_FIRMWARE_CTRL, ACPI_FACS_ADDR);
     put_le32(t + FADT_DSDT, (uint32_t)dsdt);     /* the area is below 1 MiB */
     put_le64(t + FADT_X_DSDT, dsdt);
     put_le16(t + FADT_SCI_INT, ACPI_SCI_IRQ);
-    put_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_NO_VGA | IAPC_NO_CMOS_RTC);
-    put_le32(t + FADT_FLAGS, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP);
+    put_le32(t + FADT_PM_TMR_BLK, ACPI_PM_TIMER_PORT);
+    t[FADT_PM_TMR_LEN] = ACPI_PM_TIMER_LEN;
+    put_gas_io_width(t + FADT_X_PM_TMR_BLK, ACPI_PM_TIMER_PORT, 32, GAS_ACCESS_DWORD);
+    t[FADT_CENTURY] = RTC_CENTURY_INDEX;
+    put_le16(t + FADT_IAPC_BOOT_ARCH, IAPC_NO_VGA);
+    put_le32(t + FADT_FLAGS, FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP | FADT_F_TMR_VAL_EXT);
     put_gas_io(t + FADT_RESET_REG, ACPI_PM_RESET_PORT);
     t[FADT_RESET_VALUE] = ACPI_PM_RESET_VALUE;
     t[FADT_MINOR_VERSION] = FADT_MINOR_REVISION;
@@ -313,6 +377,19 @@ static int build_dmar(struct acpi_image *img, const struct vm_config *cfg, unsig
     return xsdt_add(img, gpa);
 }
 
+/* The same entries as the XSDT, 32-bit (every table is below 1 MiB). */
+static int build_rsdt(struct acpi_image *img, uint64_t *gpa)
+{
+    size_t len = ACPI_HEADER_LEN + 4 * img->nr_xsdt;
+    uint8_t *t = table_begin(img, "RSDT", 1, len, gpa);
+    if (!t)
+        return -1;
+    for (unsigned i = 0; i < img->nr_xsdt; i++)
+        put_le32(t + ACPI_HEADER_LEN + 4 * i, (uint32_t)img->xsdt[i]);
+    table_end(t, len);
+    return 0;
+}
+
 static int build_xsdt(struct acpi_image *img, uint64_t *gpa)
 {
     size_t len = ACPI_HEADER_LEN + 8 * img->nr_xsdt;
@@ -325,12 +402,12 @@ static int build_xsdt(struct acpi_image *img, uint64_t *gpa)
     return 0;
 }
 
-static void fill_rsdp(uint8_t *r, uint64_t xsdt)
+static void fill_rsdp(uint8_t *r, uint64_t rsdt, uint64_t xsdt)
 {
     memcpy(r, "RSD PTR ", 8);
     memcpy(r + 9, ACPI_OEM_ID, 6);
     r[15] = 2;                      /* ACPI 2.0+: the XSDT fields are valid */
-    put_le32(r + 16, 0);             /* no RSDT */
+    put_le32(r + 16, (uint32_t)rsdt);
     put_le32(r + 20, RSDP_LEN);
     put_le64(r + 24, xsdt);
     r[8] = checksum8(r, RSDP_V1_LEN);
@@ -339,13 +416,15 @@ static void fill_rsdp(uint8_t *r, uint64_t xsdt)
 
 static int build_tables(struct acpi_image *img, const struct vm_config *cfg, unsigned nr_vcpus)
 {
-    uint64_t rsdp_gpa, dsdt, xsdt;
+    uint64_t rsdp_gpa, dsdt, rsdt, xsdt;
     uint8_t *rsdp = image_alloc(img, RSDP_LEN, &rsdp_gpa);
-    if (!rsdp || build_dsdt(img, &dsdt) < 0 || build_fadt(img, dsdt) < 0 ||
+    if (!rsdp || build_facs(img) < 0 || build_dsdt(img, &dsdt) < 0 ||
+        build_fadt(img, dsdt) < 0 ||
         build_madt(img, nr_vcpus, cfg->irqchip != IRQCHIP_SPLIT) < 0 ||
-        (cfg->iommu && build_dmar(img, cfg, nr_vcpus) < 0) || build_xsdt(img, &xsdt) < 0)
+        (cfg->iommu && build_dmar(img, cfg, nr_vcpus) < 0) ||
+        build_rsdt(img, &rsdt) < 0 || build_xsdt(img, &xsdt) < 0)
         return -1;
-    fill_rsdp(rsdp, xsdt);
+    fill_rsdp(rsdp, rsdt, xsdt);
     return 0;
 }
 

@@ -42,9 +42,11 @@ void *loader_guest_ptr(struct vm *vm, uint64_t gpa, uint64_t len);
 void *loader_low_ptr(struct vm *vm, uint64_t gpa, uint64_t len);
 
 /* Loads file bytes [off, off+filesz) to guest [gpa, gpa+filesz) and zeroes the
- * rest up to memsz. The whole guest range must be RAM at or above 1 MiB. */
+ * rest up to memsz. The whole guest range must be RAM at or above 1 MiB, or
+ * with `low_ok` (multiboot) any RAM outside the EBDA/BIOS hole
+ * [LAYOUT_EBDA, LAYOUT_HIGH_MEM). */
 int loader_load_segment(struct vm *vm, const struct loader_file *f, uint64_t off,
-                        uint64_t filesz, uint64_t gpa, uint64_t memsz);
+                        uint64_t filesz, uint64_t gpa, uint64_t memsz, bool low_ok);
 
 struct loaded_initramfs {
     bool present;
@@ -83,9 +85,10 @@ struct loader_elf {
 int loader_elf_read(const struct loader_file *f, unsigned char elf_class,
                     struct loader_elf *elf);
 void loader_elf_free(struct loader_elf *elf);
-/* Loads every PT_LOAD segment at its physical address; *end = highest end. */
+/* Loads every PT_LOAD segment at its physical address (low_ok as for
+ * loader_load_segment); *end = highest end. */
 int loader_elf_load(struct vm *vm, const struct loader_file *f,
-                    const struct loader_elf *elf, uint64_t *end);
+                    const struct loader_elf *elf, uint64_t *end, bool low_ok);
 /* The entry point must lie in a loaded segment below 4 GiB. */
 int loader_elf_check_entry(const struct loader_file *f, const struct loader_elf *elf,
                            uint64_t entry, const char *what);

@@ -109,18 +109,23 @@ void *loader_low_ptr(struct vm *vm, uint64_t gpa, uint64_t len)
 }
 
 int loader_load_segment(struct vm *vm, const struct loader_file *f, uint64_t off,
-                        uint64_t filesz, uint64_t gpa, uint64_t memsz)
+                        uint64_t filesz, uint64_t gpa, uint64_t memsz, bool low_ok)
 {
     if (filesz > memsz) {
         log_error("%s: segment at 0x%" PRIx64 " has more file bytes (0x%" PRIx64
                   ") than memory bytes (0x%" PRIx64 ")", f->path, gpa, filesz, memsz);
         return -1;
     }
-    uint8_t *dst = gpa >= LAYOUT_HIGH_MEM ? loader_guest_ptr(vm, gpa, memsz) : NULL;
+    /* Outside the hole: entirely below its start or at or above its end. */
+    bool placed = gpa >= LAYOUT_HIGH_MEM ||
+                  (low_ok && gpa < LAYOUT_EBDA && memsz <= LAYOUT_EBDA - gpa);
+    uint8_t *dst = placed ? loader_guest_ptr(vm, gpa, memsz) : NULL;
     if (!dst) {
         log_error("%s: segment of 0x%" PRIx64 " bytes at 0x%" PRIx64
-                  " is not in guest RAM at or above 1 MiB (RAM ends at 0x%" PRIx64 ")",
-                  f->path, memsz, gpa, vm->ram_below_4g);
+                  " is not in guest RAM %s (RAM ends at 0x%" PRIx64 ")",
+                  f->path, memsz, gpa,
+                  low_ok ? "outside the BIOS area 0x9fc00-0xfffff" : "at or above 1 MiB",
+                  vm->ram_below_4g);
         return -1;
     }
     if (loader_file_read(f, off, dst, filesz, "segment") < 0)

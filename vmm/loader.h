@@ -15,6 +15,7 @@ struct boot_regs {
     enum boot_mode mode;
     uint64_t rip, rsp;
     uint64_t rax, rbx, rsi, rdi;
+    uint64_t gdt;           /* where the boot GDT goes; 0: LAYOUT_GDT */
 };
 
 /* An e820-style entry of the machine's memory map. */

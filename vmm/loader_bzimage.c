@@ -153,7 +153,7 @@ int loader_load_bzimage(struct vm *vm, const struct vm_config *cfg,
                   f->path, footprint, load, vm->ram_below_4g);
         return -1;
     }
-    if (loader_load_segment(vm, f, kernel_off, kernel_size, load, kernel_size) < 0 ||
+    if (loader_load_segment(vm, f, kernel_off, kernel_size, load, kernel_size, false) < 0 ||
         loader_write_cmdline(vm, f->path, cfg->cmdline, get32(head, HDR_CMDLINE_SIZE)) < 0)
         return -1;
 

@@ -123,7 +123,7 @@ void loader_elf_free(struct loader_elf *elf)
 }
 
 int loader_elf_load(struct vm *vm, const struct loader_file *f,
-                    const struct loader_elf *elf, uint64_t *end)
+                    const struct loader_elf *elf, uint64_t *end, bool low_ok)
 {
     *end = 0;
     for (unsigned i = 0; i < elf->phnum; i++) {
@@ -131,7 +131,7 @@ int loader_elf_load(struct vm *vm, const struct loader_file *f,
         if (ph->p_type != PT_LOAD || (ph->p_memsz == 0 && ph->p_filesz == 0))
             continue;
         if (loader_load_segment(vm, f, ph->p_offset, ph->p_filesz, ph->p_paddr,
-                                ph->p_memsz) < 0)
+                                ph->p_memsz, low_ok) < 0)
             return -1;
         if (ph->p_paddr + ph->p_memsz > *end)
             *end = ph->p_paddr + ph->p_memsz;
@@ -255,7 +255,7 @@ int loader_load_elf64(struct vm *vm, const struct vm_config *cfg,
     if (loader_elf_read(f, ELFCLASS64, &elf) < 0)
         return -1;
     entry = elf.entry;
-    if (loader_elf_load(vm, f, &elf, &kernel_end) < 0 ||
+    if (loader_elf_load(vm, f, &elf, &kernel_end, false) < 0 ||
         (pvh = find_pvh_entry(f, &elf, &entry)) < 0 ||
         loader_elf_check_entry(f, &elf, entry, pvh ? "PVH" : "ELF") < 0 ||
         loader_write_cmdline(vm, f->path, cfg->cmdline, LAYOUT_CMDLINE_MAX - 1) < 0 ||

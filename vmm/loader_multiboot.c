@@ -1,7 +1,13 @@
 /* Multiboot v1 kernels: an ELF32 (i386) file with a multiboot header in its first
  * 8 KiB, or any file whose header sets the a.out kludge (flag 16) and so gives the
  * load addresses itself. Entered in 32-bit protected mode, paging off, with
- * eax = 0x2BADB002 and ebx = the multiboot information block. */
+ * eax = 0x2BADB002 and ebx = the multiboot information block.
+ *
+ * Such kernels may load below 1 MiB (anywhere in RAM outside the BIOS area
+ * 0x9fc00-0xfffff), so the boot structures this loader writes (information
+ * page, command line and module string, GDT) go to their usual places in
+ * vmm/layout.h only where the kernel is not, else to the lowest free spot; the
+ * module goes at or above 1 MiB, above the kernel. */
 #include "vmm/loader-internal.h"
 
 #include <inttypes.h>
@@ -55,12 +61,69 @@ struct __attribute__((packed)) mb_mmap_entry {
 _Static_assert(sizeof(struct mb_info) == 52, "multiboot info layout");
 _Static_assert(sizeof(struct mb_mmap_entry) == 24, "multiboot mmap entry layout");
 
-/* Inside the LAYOUT_BOOT_INFO page; the strings go to the command-line area. */
-#define MB_INFO_GPA   LAYOUT_BOOT_INFO
-#define MB_MODS_GPA   (LAYOUT_BOOT_INFO + 0x100)
-#define MB_MMAP_GPA   (LAYOUT_BOOT_INFO + 0x200)
-_Static_assert(MB_MMAP_GPA + VM_MEMORY_MAP_MAX * sizeof(struct mb_mmap_entry) <=
-               LAYOUT_BOOT_INFO + LOADER_PAGE_SIZE, "multiboot info fits its page");
+/* Offsets in the information page; the strings have their own area. */
+#define MB_MODS_OFF   0x100
+#define MB_MMAP_OFF   0x200
+_Static_assert(MB_MMAP_OFF + VM_MEMORY_MAP_MAX * sizeof(struct mb_mmap_entry) <=
+               LOADER_PAGE_SIZE, "multiboot info fits its page");
+#define MB_GDT_SIZE   32u        /* x86_boot.c's four descriptors */
+/* The real-mode IVT and BIOS data area stay clear of our structures. */
+#define MB_LOW_START  0x1000ull
+
+/* Guest ranges already taken: the kernel's segments, the module, what this
+ * loader placed. */
+#define MB_MAX_USED   32
+struct mb_used {
+    uint64_t start[MB_MAX_USED], end[MB_MAX_USED];
+    unsigned n;
+};
+
+static int used_add(struct mb_used *u, uint64_t start, uint64_t end, const char *path)
+{
+    if (u->n == MB_MAX_USED) {
+        log_error("%s: more than %d multiboot segments", path, MB_MAX_USED - 4);
+        return -1;
+    }
+    u->start[u->n] = start;
+    u->end[u->n++] = end;
+    return 0;
+}
+
+static bool spot_free(const struct vm *vm, const struct mb_used *u, uint64_t a, uint64_t size)
+{
+    if (a > vm->ram_below_4g || size > vm->ram_below_4g - a)
+        return false;
+    if (a < LAYOUT_HIGH_MEM && a + size > LAYOUT_EBDA)
+        return false;
+    for (unsigned i = 0; i < u->n; i++)
+        if (a < u->end[i] && u->start[i] < a + size)
+            return false;
+    return true;
+}
+
+/* `dflt` when free, else the lowest free `align`ed spot (candidates: the low
+ * start, 1 MiB and the end of each used range); 0 when RAM has none. */
+static uint64_t place(const struct vm *vm, struct mb_used *u, uint64_t size, uint64_t align,
+                      uint64_t dflt, const char *path)
+{
+    uint64_t best = 0;
+    if (spot_free(vm, u, dflt, size)) {
+        best = dflt;
+    } else {
+        for (unsigned i = 0; i < u->n + 2; i++) {
+            uint64_t a = i < u->n ? loader_align_up(u->end[i], align)
+                                  : i == u->n ? MB_LOW_START : LAYOUT_HIGH_MEM;
+            if (spot_free(vm, u, a, size) && (!best || a < best))
+                best = a;
+        }
+    }
+    if (!best) {
+        log_error("%s: no room in guest RAM for 0x%" PRIx64 " bytes of boot information",
+                  path, size);
+        return 0;
+    }
+    return used_add(u, best, best + size, path) < 0 ? 0 : best;
+}
 
 long multiboot_find_header(const uint8_t *head, size_t head_len)
 {
@@ -76,7 +139,7 @@ long multiboot_find_header(const uint8_t *head, size_t head_len)
 /* The a.out kludge: the file is loaded from the header's load addresses, the file
  * offset of load_addr following from where the header itself sits. */
 static int load_kludge(struct vm *vm, const struct loader_file *f, const struct mb_header *h,
-                       uint64_t header_off, uint64_t *entry, uint64_t *end)
+                       uint64_t header_off, uint64_t *entry, struct mb_used *used)
 {
     const char *what = NULL;
     uint64_t filesz = 0, memsz = 0, file_off = 0;
@@ -101,56 +164,62 @@ static int load_kludge(struct vm *vm, const struct loader_file *f, const struct 
         log_error("%s: multiboot a.out kludge: %s", f->path, what);
         return -1;
     }
-    if (loader_load_segment(vm, f, file_off, filesz, h->load_addr, memsz) < 0)
+    if (loader_load_segment(vm, f, file_off, filesz, h->load_addr, memsz, true) < 0)
         return -1;
     *entry = h->entry_addr;
-    *end = h->load_addr + memsz;
-    return 0;
+    return used_add(used, h->load_addr, h->load_addr + memsz, f->path);
 }
 
 static int load_elf32(struct vm *vm, const struct loader_file *f, uint64_t *entry,
-                      uint64_t *end)
+                      struct mb_used *used)
 {
     struct loader_elf elf;
+    uint64_t end;
     if (loader_elf_read(f, ELFCLASS32, &elf) < 0)
         return -1;
-    int ret = loader_elf_load(vm, f, &elf, end);
+    int ret = loader_elf_load(vm, f, &elf, &end, true);
     if (ret == 0)
         ret = loader_elf_check_entry(f, &elf, elf.entry, "ELF");
+    for (unsigned i = 0; ret == 0 && i < elf.phnum; i++) {
+        const Elf64_Phdr *ph = &elf.ph[i];
+        if (ph->p_type == PT_LOAD && ph->p_memsz)
+            ret = used_add(used, ph->p_paddr, ph->p_paddr + ph->p_memsz, f->path);
+    }
     *entry = elf.entry;
     loader_elf_free(&elf);
     return ret;
 }
 
 /* The command line is the kernel's path, then a space and --cmdline if given (as
- * GRUB and QEMU pass it); the module's string, its path, follows it. */
-static int write_strings(struct vm *vm, const struct vm_config *cfg, uint64_t *mod_string)
+ * GRUB and QEMU pass it); the module's string, its path, follows it. Written
+ * where place() finds room; *cmdline and *mod_string get their addresses. */
+static int write_strings(struct vm *vm, const struct vm_config *cfg, struct mb_used *used,
+                         uint64_t *cmdline_gpa, uint64_t *mod_string)
 {
-    char *cmdline;
-    int len = cfg->cmdline[0] ? asprintf(&cmdline, "%s %s", cfg->kernel, cfg->cmdline)
-                              : asprintf(&cmdline, "%s", cfg->kernel);
+    char *s;
+    int len = asprintf(&s, "%s%s%s%c%s", cfg->kernel, cfg->cmdline[0] ? " " : "",
+                       cfg->cmdline, '\0', cfg->initramfs ? cfg->initramfs : "");
     if (len < 0) {
         log_error("%s: out of memory for the command line", cfg->kernel);
         return -1;
     }
-    int ret = loader_write_cmdline(vm, cfg->kernel, cmdline, LAYOUT_CMDLINE_MAX - 1);
-    free(cmdline);
-    if (ret < 0 || !cfg->initramfs)
-        return ret;
-
-    *mod_string = LAYOUT_CMDLINE + (uint64_t)len + 1;
-    size_t path_size = strlen(cfg->initramfs) + 1;
-    if (path_size > LAYOUT_CMDLINE + LAYOUT_CMDLINE_MAX - *mod_string) {
+    size_t cmd_size = strlen(s) + 1, size = (size_t)len + 1;
+    if (size > LAYOUT_CMDLINE_MAX) {
         log_error("%s: the command line and the initramfs path together exceed %llu bytes",
                   cfg->kernel, LAYOUT_CMDLINE_MAX);
+        free(s);
         return -1;
     }
-    memcpy(loader_low_ptr(vm, *mod_string, path_size), cfg->initramfs, path_size);
-    return 0;
+    *cmdline_gpa = place(vm, used, size, 16, LAYOUT_CMDLINE, cfg->kernel);
+    if (*cmdline_gpa)
+        memcpy(loader_low_ptr(vm, *cmdline_gpa, size), s, size);
+    free(s);
+    *mod_string = *cmdline_gpa + cmd_size;
+    return *cmdline_gpa ? 0 : -1;
 }
 
-static void write_info(struct vm *vm, const struct loaded_initramfs *initrd,
-                       uint64_t mod_string)
+static void write_info(struct vm *vm, uint64_t info_gpa, const struct loaded_initramfs *initrd,
+                       uint64_t cmdline, uint64_t mod_string)
 {
     struct mem_map_entry map[VM_MEMORY_MAP_MAX];
     struct mb_mmap_entry mmap[VM_MEMORY_MAP_MAX];
@@ -158,28 +227,29 @@ static void write_info(struct vm *vm, const struct loaded_initramfs *initrd,
     for (unsigned i = 0; i < n; i++)
         mmap[i] = (struct mb_mmap_entry){ 20, map[i].addr, map[i].size, map[i].type };
 
+    /* Every address here is below 4 GiB (place() and the initramfs stay under
+     * ram_below_4g): they fit the 32-bit fields. */
     struct mb_info info = {
         .flags = MB_INFO_MEMORY | MB_INFO_CMDLINE | MB_INFO_MODS | MB_INFO_MMAP,
         .mem_lower = LAYOUT_EBDA / 1024,
         .mem_upper = (uint32_t)((vm->ram_below_4g - LAYOUT_HIGH_MEM) / 1024),
-        .cmdline = LAYOUT_CMDLINE,
+        .cmdline = (uint32_t)cmdline,
         .mmap_length = n * sizeof(mmap[0]),
-        .mmap_addr = MB_MMAP_GPA,
+        .mmap_addr = (uint32_t)(info_gpa + MB_MMAP_OFF),
     };
-    memset(loader_low_ptr(vm, LAYOUT_BOOT_INFO, LOADER_PAGE_SIZE), 0, LOADER_PAGE_SIZE);
+    memset(loader_low_ptr(vm, info_gpa, LOADER_PAGE_SIZE), 0, LOADER_PAGE_SIZE);
     if (initrd->present) {
-        /* Below 4 GiB (the initramfs is placed under ram_below_4g): fits 32 bits. */
         struct mb_module mod = {
             .mod_start = (uint32_t)initrd->addr,
             .mod_end = (uint32_t)(initrd->addr + initrd->size),
             .string = (uint32_t)mod_string,
         };
         info.mods_count = 1;
-        info.mods_addr = MB_MODS_GPA;
-        memcpy(loader_low_ptr(vm, MB_MODS_GPA, sizeof(mod)), &mod, sizeof(mod));
+        info.mods_addr = (uint32_t)(info_gpa + MB_MODS_OFF);
+        memcpy(loader_low_ptr(vm, info.mods_addr, sizeof(mod)), &mod, sizeof(mod));
     }
-    memcpy(loader_low_ptr(vm, MB_INFO_GPA, sizeof(info)), &info, sizeof(info));
-    memcpy(loader_low_ptr(vm, MB_MMAP_GPA, sizeof(mmap[0]) * n), mmap, sizeof(mmap[0]) * n);
+    memcpy(loader_low_ptr(vm, info_gpa, sizeof(info)), &info, sizeof(info));
+    memcpy(loader_low_ptr(vm, info.mmap_addr, sizeof(mmap[0]) * n), mmap, sizeof(mmap[0]) * n);
 }
 
 int loader_load_multiboot(struct vm *vm, const struct vm_config *cfg,
@@ -188,7 +258,8 @@ int loader_load_multiboot(struct vm *vm, const struct vm_config *cfg,
 {
     struct mb_header h = { 0 };
     struct loaded_initramfs initrd;
-    uint64_t entry, kernel_end, mod_string = 0;
+    struct mb_used used = { .n = 0 };
+    uint64_t entry, cmdline = 0, mod_string = 0;
     long off = multiboot_find_header(head, head_len);
 
     if (off < 0) {
@@ -211,26 +282,37 @@ int loader_load_multiboot(struct vm *vm, const struct vm_config *cfg,
             log_error("%s: truncated: the multiboot header's address fields", f->path);
             return -1;
         }
-        if (load_kludge(vm, f, &h, (uint64_t)off, &entry, &kernel_end) < 0)
+        if (load_kludge(vm, f, &h, (uint64_t)off, &entry, &used) < 0)
             return -1;
     } else if (!loader_is_elf(head, head_len, ELFCLASS32)) {
         log_error("%s: a multiboot kernel that is neither ELF32 nor uses the a.out kludge",
                   f->path);
         return -1;
-    } else if (load_elf32(vm, f, &entry, &kernel_end) < 0) {
+    } else if (load_elf32(vm, f, &entry, &used) < 0) {
         return -1;
     }
 
-    /* The module goes right above the kernel, as QEMU and GRUB place it. */
-    if (write_strings(vm, cfg, &mod_string) < 0 ||
-        loader_load_initramfs(vm, cfg->initramfs, kernel_end, vm->ram_below_4g, false,
-                              &initrd) < 0)
+    /* The module goes right above the kernel, as QEMU and GRUB place it, and
+     * never below 1 MiB, where it would not fit for long. */
+    uint64_t kernel_end = LAYOUT_HIGH_MEM;
+    for (unsigned i = 0; i < used.n; i++)
+        kernel_end = used.end[i] > kernel_end ? used.end[i] : kernel_end;
+    if (loader_load_initramfs(vm, cfg->initramfs, kernel_end, vm->ram_below_4g, false,
+                              &initrd) < 0 ||
+        (initrd.present &&
+         used_add(&used, initrd.addr, initrd.addr + initrd.size, f->path) < 0))
         return -1;
-    write_info(vm, &initrd, mod_string);
+    uint64_t info = place(vm, &used, LOADER_PAGE_SIZE, LOADER_PAGE_SIZE, LAYOUT_BOOT_INFO,
+                          f->path);
+    uint64_t gdt = info ? place(vm, &used, MB_GDT_SIZE, 8, LAYOUT_GDT, f->path) : 0;
+    if (!gdt || write_strings(vm, cfg, &used, &cmdline, &mod_string) < 0)
+        return -1;
+    write_info(vm, info, &initrd, cmdline, mod_string);
 
     regs->mode = BOOT_MODE_PROTECTED32;
     regs->rip = entry;
     regs->rax = MB_BOOTLOADER_MAGIC;
-    regs->rbx = MB_INFO_GPA;
+    regs->rbx = info;
+    regs->gdt = gdt;
     return 0;
 }

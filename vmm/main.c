@@ -2,9 +2,11 @@
  * guest's status. stdout belongs to the guest's serial console. */
 #include <stdio.h>
 
+#include "devices/device.h"
 #include "devices/devices.h"
 #include "iommu/vtd.h"
 #include "devices/ioapic.h"
+#include "devices/platform.h"
 #include "util/log.h"
 #include "vmm/acpi.h"
 #include "vmm/loader.h"
@@ -23,6 +25,8 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_USAGE;
     if (cfg->iommu && !vtd_create(vm, &(VTDConfig){ .caching_mode = cfg->iommu_caching_mode,
                                                      .intremap = cfg->iommu_intremap }))
+        return EXIT_HOST_ERROR;
+    if (rtc_create(vm) || (cfg->pc_testdev && pc_testdev_create(vm)))
         return EXIT_HOST_ERROR;
     /* Before the loader, which passes the RSDP's address to the kernel. */
     if (acpi_setup(vm))

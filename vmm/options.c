@@ -155,10 +155,16 @@ static int opt_irqchip(struct vm_config *cfg, const char *value, char *err, size
     return 0;
 }
 
+/* Repeatable, one device per kind: `pc` (QEMU's pc-testdev) and `log=PATH`
+ * (ours); a kind given again replaces its earlier value. */
 static int opt_test_device(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     const char *path;
-    if (sub_key_value("--test-device", value, "log", "log=PATH", &path, err, errlen))
+    if (!strcmp(value, "pc")) {
+        cfg->pc_testdev = true;
+        return 0;
+    }
+    if (sub_key_value("--test-device", value, "log", "pc or log=PATH", &path, err, errlen))
         return -1;
     if (!*path)
         FAIL("--test-device: empty log path");
@@ -391,6 +397,9 @@ void options_usage(FILE *out)
 "Testing options:\n"
 "  --test-device log=PATH the integration test device (access widths, ROM device),\n"
 "                         logging to PATH\n"
+"  --test-device pc       QEMU's pc-testdev: scratch register at ports 0xe0/0xe8,\n"
+"                         page flush at 0xe4, IRQ lines at 0x2000-0x2017, 64 KiB\n"
+"                         scratch memory at 0xff000000 (both kinds may be given)\n"
 "\n"
 "Exit statuses:\n"
 "  %d  the guest powered off\n"

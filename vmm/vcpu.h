@@ -26,6 +26,12 @@ int x86_boot_setup_vcpu(struct vcpu *vcpu);
  * tables for 64-bit entry, into guest RAM). */
 int x86_boot_setup_bsp(struct vcpu *vcpu, const struct boot_regs *regs);
 
+/* x86_boot.c: the state of a CPU woken from S3 (vCPUs stopped, not in KVM_RUN):
+ * an I/O exit the vCPU still has to complete is completed first; then the boot
+ * CPU (`bsp`) runs in real mode at CS:IP = (vector >> 4):(vector & 0xf), as
+ * firmware jumps to the FACS waking vector, and the others wait for a SIPI. */
+int x86_wake_vcpu(struct vcpu *vcpu, bool bsp, uint32_t vector);
+
 /* crash_report.c: prints why `vcpu` stopped (`what`), its registers and the code
  * at RIP to stderr. Safe to call from several vCPU threads at once. */
 void crash_report(struct vcpu *vcpu, const char *what);

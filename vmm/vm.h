@@ -35,6 +35,7 @@ struct vm_config {
     const char *cpu_features;   /* NULL: host-compatibility defaults only */
     bool dump_mtree;
     const char *test_device;    /* --test-device log=PATH: the integration test device */
+    bool pc_testdev;            /* --test-device pc: QEMU's pc-testdev */
     uint16_t debug_exit_port;   /* 0xf4 */
     /* --iommu [caching-mode=on|off][,intremap=on|off]: the VT-d unit */
     bool iommu;

@@ -76,7 +76,7 @@ static struct kvm_segment flat_segment(uint16_t selector, uint8_t type, bool cod
     };
 }
 
-static int write_gdt(struct vm *vm)
+static int write_gdt(struct vm *vm, uint64_t gpa)
 {
     static const uint64_t gdt[] = {
         0,
@@ -84,7 +84,7 @@ static int write_gdt(struct vm *vm)
         0x00af9b000000ffffull,  /* SEL_CODE64: execute/read, L=1 */
         0x00cf93000000ffffull,  /* SEL_DATA: read/write, B=1, 4 GiB */
     };
-    void *p = vm_guest_ram(vm, LAYOUT_GDT, sizeof(gdt));
+    void *p = vm_guest_ram(vm, gpa, sizeof(gdt));
     if (!p)
         return -1;
     memcpy(p, gdt, sizeof(gdt));
@@ -113,7 +113,8 @@ int x86_boot_setup_bsp(struct vcpu *v, const struct boot_regs *r)
 {
     struct vm *vm = v->vm;
     bool long64 = r->mode == BOOT_MODE_LONG64;
-    if (write_gdt(vm) || (long64 && write_page_tables(vm))) {
+    uint64_t gdt = r->gdt ? r->gdt : LAYOUT_GDT;
+    if (write_gdt(vm, gdt) || (long64 && write_page_tables(vm))) {
         log_error("guest RAM too small for the boot GDT and page tables");
         return EXIT_USAGE;
     }
@@ -127,7 +128,7 @@ int x86_boot_setup_bsp(struct vcpu *v, const struct boot_regs *r)
     /* A busy TSS and an LDT as after reset: VM entry checks them. */
     sregs.tr = (struct kvm_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
     sregs.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
-    sregs.gdt = (struct kvm_dtable){ .base = LAYOUT_GDT, .limit = 4 * 8 - 1 };
+    sregs.gdt = (struct kvm_dtable){ .base = gdt, .limit = 4 * 8 - 1 };
     sregs.idt = (struct kvm_dtable){ .base = 0, .limit = 0 };
     if (long64) {
         sregs.cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_PG;
@@ -147,6 +148,52 @@ int x86_boot_setup_bsp(struct vcpu *v, const struct boot_regs *r)
         .rip = r->rip, .rsp = r->rsp, .rax = r->rax, .rbx = r->rbx,
         .rsi = r->rsi, .rdi = r->rdi, .rflags = 0x2,   /* bit 1 is always set */
     };
+    if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+        return boot_fail(v, "KVM_SET_REGS");
+    return 0;
+}
+
+static struct kvm_segment real_mode_segment(uint16_t selector, uint8_t type)
+{
+    return (struct kvm_segment){
+        .base = (uint64_t)selector << 4, .limit = 0xffff, .selector = selector,
+        .type = type, .present = 1, .s = 1,
+    };
+}
+
+int x86_wake_vcpu(struct vcpu *v, bool bsp, uint32_t vector)
+{
+    /* KVM finishes a pending port or MMIO access at the next KVM_RUN, before it
+     * looks at immediate_exit: do that now, or it would land on the new state. */
+    v->run->immediate_exit = 1;
+    if (ioctl(v->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+        log_debug("vCPU %u: KVM_RUN to complete pending I/O before wake-up: %s", v->id,
+                  strerror(errno));
+
+    struct kvm_mp_state mp = { .mp_state = bsp ? KVM_MP_STATE_RUNNABLE
+                                               : KVM_MP_STATE_INIT_RECEIVED };
+    if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0)
+        return boot_fail(v, "KVM_SET_MP_STATE");
+    if (!bsp)
+        return 0;
+
+    struct kvm_sregs sregs;
+    if (ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+        return boot_fail(v, "KVM_GET_SREGS");
+    struct kvm_segment data = real_mode_segment(0, 0x3);
+    sregs.cs = real_mode_segment((uint16_t)(vector >> 4), 0xb);
+    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+    sregs.tr = (struct kvm_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
+    sregs.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
+    sregs.gdt = (struct kvm_dtable){ .base = 0, .limit = 0xffff };
+    sregs.idt = (struct kvm_dtable){ .base = 0, .limit = 0xffff };
+    sregs.cr0 = CR0_ET;
+    sregs.cr2 = sregs.cr3 = sregs.cr4 = 0;
+    sregs.efer = 0;
+    memset(sregs.interrupt_bitmap, 0, sizeof(sregs.interrupt_bitmap));
+    if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
+        return boot_fail(v, "KVM_SET_SREGS");
+    struct kvm_regs regs = { .rip = vector & 0xf, .rflags = 0x2 };
     if (ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
         return boot_fail(v, "KVM_SET_REGS");
     return 0;

@@ -32,10 +32,12 @@ GUEST_MB       := $(GUEST_OBJDIR)/lib/start_mb.o $(GUEST_OBJDIR)/lib/long32.o
 
 # 64-bit entry programs: NAME.elf from start64 + NAME.c (+ extra objects below).
 GUEST_PROGS64 := hello widths romexec smp crash badinsn ioapic
+GUEST_PROGS64 += rtc rtcirq pmtimer s3 pctestdev
 GUEST_ELFS := $(GUEST_PROGS64:%=$(GUEST_OUT)/%.elf) \
-	$(GUEST_OUT)/memsize_pvh.elf $(GUEST_OUT)/memsize_mb.elf
+	$(GUEST_OUT)/memsize_pvh.elf $(GUEST_OUT)/memsize_mb.elf $(GUEST_OUT)/memlow_mb.elf
 
 $(GUEST_OUT)/smp.elf: $(GUEST_OBJDIR)/smp_tramp.o
+$(GUEST_OUT)/s3.elf: $(GUEST_OBJDIR)/s3_tramp.o
 
 $(GUEST_OBJDIR)/%.o: $(GUEST_SRC)/%.c
 	@mkdir -p $(dir $@)
@@ -66,6 +68,14 @@ $(GUEST_OUT)/memsize_pvh.elf: $(GUEST_PVH) $(GUEST_OBJDIR)/memsize.o $(GUEST_LIB
 $(GUEST_OUT)/memsize_mb.elf64: $(GUEST_MB) $(GUEST_OBJDIR)/memsize.o $(GUEST_LIB_OBJS) \
 		$(GUEST_SRC)/lib/guest.ld $(GUEST_SRC)/check-insns.sh
 	$(guest_link)
+
+# A multiboot kernel linked at 0x8000, below 1 MiB (the symbol must come
+# before the script that tests it).
+$(GUEST_OUT)/memlow_mb.elf64: $(GUEST_MB) $(GUEST_OBJDIR)/memlow.o $(GUEST_OBJDIR)/memlow_blob.o \
+		$(GUEST_LIB_OBJS) $(GUEST_SRC)/lib/guest.ld $(GUEST_SRC)/check-insns.sh
+	$(GUEST_LD) --defsym=GUEST_BASE=0x8000 $(GUEST_LDFLAGS) -o $@.tmp $(filter %.o,$^)
+	$(GUEST_SRC)/check-insns.sh $@.tmp $(GUEST_OBJDUMP) $(GUEST_NM)
+	mv $@.tmp $@
 
 $(GUEST_OUT)/%_mb.elf: $(GUEST_OUT)/%_mb.elf64 $(GUEST_SRC)/check-elf32.sh
 	$(GUEST_OBJCOPY) -I elf64-x86-64 -O elf32-i386 $< $@.tmp

@@ -14,6 +14,7 @@ tmo=${GUEST_TIMEOUT:-30}
 
 TESTS=(hello widths romexec memsize_pvh_64M memsize_pvh_200M memsize_mb_64M memsize_mb_200M
        smp_2 smp_4 smp_timeout crash badinsn ioapic_split ioapic_kernel)
+TESTS+=(rtc rtcirq pmtimer s3 pctestdev memlow)
 
 # A character device that this user can open read-write (as minivmm must).
 if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
@@ -254,6 +255,34 @@ check_ioapic() {  # MODE ID VERSION EOIREG-LINE
 check_ioapic_split() { check_ioapic split 1 0x20 "eoireg: remote IRR before 1 after 0"; }
 # KVM's: id 0, version 0x11, no EOI register.
 check_ioapic_kernel() { check_ioapic kernel 0 0x11 "eoireg: remote IRR before 0 after 0"; }
+# ---------------------------------------------------------------- platform
+# rtc: the RTC's time within 3 s of the host clock around the run; the CMOS
+# memory bytes for --memory 64M (63 MiB above 1 MiB, 48 MiB above 16 MiB).
+rtc_t0= rtc_t1=
+check_rtc() {
+    status_is 1 || return 1
+    has_line "$serial" "rtc: ok" || { why="no 'rtc: ok' line"; return 1; }
+    local e
+    e=$(sed -n 's/^rtc: epoch=\([0-9]*\) .*/\1/p' "$serial")
+    [ -n "$e" ] && [ "$e" -ge $((rtc_t0 - 3)) ] && [ "$e" -le $((rtc_t1 + 3)) ] ||
+        { why="RTC epoch '${e:-none}' not within 3 s of the host's $rtc_t0..$rtc_t1"; return 1; }
+    has_line "$serial" "cmos: base=640 ext=64512 high=768 above4g=0 cpus=1" ||
+        { why="CMOS memory bytes: '$(grep '^cmos:' "$serial")'"; return 1; }
+}
+check_rtcirq() {
+    status_is 1 || return 1
+    has_line "$serial" "rtcirq: periodic 3 (PF each)" || { why="no periodic interrupts line"; return 1; }
+    has_line "$serial" "rtcirq: ok" || { why="no 'rtcirq: ok' line"; return 1; }
+}
+check_pmtimer() { status_is 1 && { has_line "$serial" "pmtimer: ok" || { why="no 'pmtimer: ok' line"; false; }; }; }
+check_s3() { status_is 1 && { has_line "$serial" "s3: ok" || { why="no 's3: ok' line"; false; }; }; }
+check_pctestdev() { status_is 1 && { has_line "$serial" "pctestdev: ok" || { why="no 'pctestdev: ok' line"; false; }; }; }
+check_memlow() {
+    status_is 1 || return 1
+    grep -q '^memlow: image 0x8000-' "$serial" || { why="no 'memlow: image 0x8000-...' line"; return 1; }
+    has_line "$serial" "cmdline: $gdir/memlow_mb.elf low=1" ||
+        { why="expected 'cmdline: $gdir/memlow_mb.elf low=1'"; return 1; }
+}
 
 # ---------------------------------------------------------------- run
 for t in "${TESTS[@]}"; do
@@ -280,6 +309,20 @@ for t in "${TESTS[@]}"; do
         smp_n=${t#smp_}
         prereq "$t" "$gdir/smp.elf" || continue
         run_guest "$t" "$gdir/smp.elf" --cpus "boot=$smp_n" --memory size=64M --cmdline "cpus=$smp_n"
+        ;;
+    rtc)
+        prereq "$t" "$gdir/rtc.elf" || continue
+        rtc_t0=$(date +%s)
+        run_guest "$t" "$gdir/rtc.elf" --cpus boot=1 --memory size=64M
+        rtc_t1=$(date +%s)
+        ;;
+    pctestdev)
+        prereq "$t" "$gdir/$t.elf" || continue
+        run_guest "$t" "$gdir/$t.elf" --cpus boot=1 --memory size=64M --test-device pc
+        ;;
+    memlow)
+        prereq "$t" "$gdir/memlow_mb.elf" || continue
+        run_guest "$t" "$gdir/memlow_mb.elf" --cpus boot=1 --memory size=64M --cmdline "low=1"
         ;;
     *)
         prereq "$t" "$gdir/$t.elf" || continue

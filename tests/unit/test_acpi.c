@@ -295,14 +295,19 @@ static bool walk_dsdt(const struct table *dsdt, struct aml_walk *w)
     return w->ok;
 }
 
-/* The first element of \_S5_, the SLP_TYP of soft-off. */
-static bool s5_sleep_type(const struct aml_walk *w, uint64_t *type)
+/* The first element of \_S5_ (or another \_Sx_), the SLP_TYP of soft-off. */
+static bool sx_sleep_type(const struct aml_walk *w, const char *name, uint64_t *type)
 {
-    const struct aml_name *s5 = find_name(w, "\\_S5_");
+    const struct aml_name *s5 = find_name(w, name);
     if (!s5 || s5->obj[0] != 0x12)
         return false;
     const uint8_t *p = s5->obj + 1, *end = s5->obj + s5->len;
     return pkg_end(&p, end) && p < end && *p++ >= 1 && integer_object(&p, end, type);
+}
+
+static bool s5_sleep_type(const struct aml_walk *w, uint64_t *type)
+{
+    return sx_sleep_type(w, "\\_S5_", type);
 }
 
 /* ---- the tests ------------------------------------------------------------------------ */
@@ -392,8 +397,9 @@ static void check_rsdp_xsdt_fadt(unsigned nr_vcpus)
         CHECK(!(boot & (1u << 1)));                 /* no 8042 */
         CHECK(!(boot & (1u << 3)));                 /* MSI allowed */
         CHECK_EQ(get_le32(fa + 40), get_le64(fa + 140));    /* DSDT = X_DSDT */
-        CHECK_EQ(get_le32(fa + 36), 0);                 /* no FACS */
-        CHECK_EQ(get_le64(fa + 132), 0);
+        CHECK_EQ(get_le32(fa + 36), ACPI_FACS_ADDR);    /* FACS = X_FACS */
+        CHECK_EQ(get_le64(fa + 132), ACPI_FACS_ADDR);
+        CHECK_EQ(fa[108], 0x32);                        /* RTC century index */
         /* reset register, sleep control and status: byte-wide I/O ports */
         static const unsigned gas[] = { 116, 244, 256 };
         for (unsigned i = 0; i < 3; i++) {
@@ -470,6 +476,10 @@ static void check_dsdt(unsigned nr_vcpus)
             check_com1_crs(crs);
         uint64_t type;
         CHECK(s5_sleep_type(&w, &type) && type == ACPI_S5_SLEEP_TYPE);
+        CHECK(sx_sleep_type(&w, "\\_S3_", &type) && type == ACPI_S3_SLEEP_TYPE);
+        hid = find_name(&w, "\\_SB_.RTC_._HID");   /* EisaId PNP0B00 */
+        CHECK(hid && hid->len == 5 && !memcmp(hid->obj, "\x0c\x41\xd0\x0b\x00", 5));
+        CHECK(find_name(&w, "\\_SB_.RTC_._CRS") != NULL);
     }
     machine_done(&f, &t);
 }

@@ -66,6 +66,7 @@ TEST(defaults)
     CHECK(cfg.cpu_features == NULL);
     CHECK(!cfg.dump_mtree);
     CHECK(cfg.test_device == NULL);
+    CHECK(!cfg.pc_testdev);
     CHECK_EQ(cfg.debug_exit_port, 0xf4);
     CHECK_EQ(cfg.irqchip, IRQCHIP_KERNEL);
 }
@@ -227,4 +228,21 @@ TEST(usage_lists_options_and_statuses)
         if (!strstr(text, needles[i]))
             test_fail_(__FILE__, __LINE__, "usage lacks '%s'", needles[i]);
     free(text);
+}
+
+/* --test-device is repeatable, one device per kind. */
+TEST(test_device_kinds)
+{
+    struct vm_config cfg;
+    char err[256];
+    make_kernel_file();
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--test-device", "pc") == OPTIONS_RUN);
+    CHECK(cfg.pc_testdev);
+    CHECK(cfg.test_device == NULL);
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--test-device", "log=/tmp/a",
+                  "--test-device=pc", "--test-device", "log=/tmp/b") == OPTIONS_RUN);
+    CHECK(cfg.pc_testdev);
+    CHECK(!strcmp(cfg.test_device, "log=/tmp/b"));
+    CHECK(PARSE(&cfg, err, "--kernel", kernel_path, "--test-device", "pci") == OPTIONS_ERROR);
+    CHECK(strstr(err, "expected pc or log=PATH") != NULL);
 }
