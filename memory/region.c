@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <inttypes.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -159,6 +160,17 @@ MemoryRegion *memory_region_new_rom(const char *name, uint64_t size)
     return mr;
 }
 
+/* A unit widened to impl.min must stay inside the region (dispatch.c). */
+static bool ops_fit_size(const char *name, uint64_t size, const MemoryRegion *mr)
+{
+    /* UINT64_MAX stands for 2^64 (memory.h). */
+    if ((size == UINT64_MAX ? 0 : size) % mr->impl_min == 0)
+        return true;
+    log_error("memory: region '%s' of %" PRIu64 " bytes is not a multiple of its "
+              "%u-byte minimum implemented access", name ? name : "", size, mr->impl_min);
+    return false;
+}
+
 MemoryRegion *memory_region_new_io(const char *name, uint64_t size,
                                    const MemoryRegionOps *ops, void *opaque)
 {
@@ -166,6 +178,10 @@ MemoryRegion *memory_region_new_io(const char *name, uint64_t size,
     mr->ops = ops;
     mr->opaque = opaque;
     memory_region_set_access_sizes(mr);
+    if (!ops_fit_size(name, size, mr)) {
+        memory_region_unref(mr);
+        return NULL;
+    }
     return mr;
 }
 
@@ -189,6 +205,10 @@ MemoryRegion *memory_region_new_rom_device(const char *name, uint64_t size,
     mr->opaque = opaque;
     memory_region_set_access_sizes(mr);
     mr->rom_backing = backing; /* the constructor's reference passes to mr */
+    if (!ops_fit_size(name, size, mr)) {
+        memory_region_unref(mr);
+        return NULL;
+    }
     mr->romd_mode = true;
     return mr;
 }
