@@ -217,13 +217,16 @@ static const struct option_def *find_option(const char *name, size_t len)
 static int check_readable(const char *what, const char *path, char *err, size_t errlen)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO would otherwise block the open until a writer comes. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         FAIL("cannot read %s '%s': %s", what, path, strerror(errno));
     int r = fstat(fd, &st);
     close(fd);
     if (r == 0 && S_ISDIR(st.st_mode))
         FAIL("cannot read %s '%s': %s", what, path, strerror(EISDIR));
+    if (r == 0 && !S_ISREG(st.st_mode))
+        FAIL("cannot read %s '%s': not a regular file", what, path);
     return 0;
 }
 

@@ -83,6 +83,10 @@ check_bad_options() {
     bad missing_kernel "--kernel" --cpus boot=1
     bad unreadable_kernel "$work/nonexistent" --kernel "$work/nonexistent"
     bad unreadable_initramfs "$work/no-initrd" --kernel "$kernel" --initramfs "$work/no-initrd"
+    # A FIFO nobody writes to: refused at once, not waited on.
+    mkfifo "$work/fifo"
+    bad fifo_kernel "$work/fifo" --kernel "$work/fifo"
+    bad fifo_initramfs "$work/fifo" --kernel "$kernel" --initramfs "$work/fifo"
     bad serial_file_unwritable "$work/no-dir/serial.log" --dump-mtree \
         --serial "file=$work/no-dir/serial.log"
 }
