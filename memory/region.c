@@ -276,6 +276,34 @@ void memory_region_unref(MemoryRegion *mr)
 }
 
 /* ---- the tree ------------------------------------------------------------------------ */
+/* Whether `from` reaches `to` through subregions and alias targets. Each region
+ * is visited once, so a tree with shared parts costs its size, not its paths. */
+static bool region_reaches(MemoryRegion *from, const MemoryRegion *to, GHashTable *seen)
+{
+    if (from == to)
+        return true;
+    if (!g_hash_table_add(seen, from))
+        return false;
+    if (from->alias && region_reaches(from->alias, to, seen))
+        return true;
+    for (unsigned i = 0; i < from->nr_subregions; i++)
+        if (region_reaches(from->subregions[i], to, seen))
+            return true;
+    return false;
+}
+
+/* Adding `sub` to `container` closes a cycle when `sub` already reaches it (an
+ * alias of the container, or of one of its ancestors' contents). Refused at
+ * once: rendering a container that holds two aliases of itself would walk
+ * 2^depth paths before any depth cap stopped it. */
+static bool closes_cycle(MemoryRegion *container, MemoryRegion *sub)
+{
+    GHashTable *seen = g_hash_table_new(NULL, NULL);
+    bool cycle = region_reaches(sub, container, seen);
+    g_hash_table_destroy(seen);
+    return cycle;
+}
+
 static void add_subregion(MemoryRegion *container, hwaddr addr, MemoryRegion *sub,
                           int priority)
 {
@@ -286,6 +314,12 @@ static void add_subregion(MemoryRegion *container, hwaddr addr, MemoryRegion *su
     memory_region_transaction_begin();
     if (sub->container) {
         log_error("memory: region '%s' is already in '%s'", sub->name, sub->container->name);
+        memory_region_transaction_commit();
+        return;
+    }
+    if (closes_cycle(container, sub)) {
+        log_error("memory: adding '%s' to '%s' would make a cycle", sub->name,
+                  container->name);
         memory_region_transaction_commit();
         return;
     }
