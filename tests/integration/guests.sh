@@ -13,7 +13,7 @@ gdir=$build/guest
 tmo=${GUEST_TIMEOUT:-30}
 
 TESTS=(hello widths romexec memsize_pvh_64M memsize_pvh_200M memsize_mb_64M memsize_mb_200M
-       smp_2 smp_4 smp_timeout crash badinsn)
+       smp_2 smp_4 smp_timeout crash badinsn mmioexec)
 
 # A character device that this user can open read-write (as minivmm must).
 if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
@@ -227,6 +227,13 @@ check_crash() {
         { why="the crash report does not show the code at RIP (0f 0b)"; return 1; }
 }
 check_badinsn() { status_is 6; }
+# RIP in MMIO: a crash, and the report reads no instruction bytes through the
+# device (the test-device log holds the mark only).
+check_mmioexec() {
+    status_is 6 || return 1
+    [ "$(cat "$tdlog")" = "mark 0x1" ] ||
+        { why="test-device log is '$(tr '\n' ';' <"$tdlog")', want only 'mark 0x1'"; return 1; }
+}
 
 # ---------------------------------------------------------------- run
 for t in "${TESTS[@]}"; do
