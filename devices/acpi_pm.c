@@ -12,6 +12,11 @@
 #include "devices/internal.h"
 #include "util/log.h"
 
+typedef struct AcpiPm {
+    Device dev;
+    DeviceMappings maps;
+} AcpiPm;
+
 static void sleep_control_write(struct vm *vm, uint8_t val)
 {
     uint8_t type = (val & ACPI_SLEEP_TYPE_MASK) >> ACPI_SLEEP_TYPE_SHIFT;
@@ -29,7 +34,7 @@ static void sleep_control_write(struct vm *vm, uint8_t val)
 
 static MemTxResult acpi_pm_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 {
-    struct vm *vm = opaque;
+    struct vm *vm = ((AcpiPm *)opaque)->dev.vm;
     uint8_t val = (uint8_t)data;
     (void)size;     /* always 1 (impl) */
 
@@ -76,9 +81,32 @@ static const MemoryRegionOps acpi_pm_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 1 },
 };
 
+static int acpi_pm_realize(Device *dev)
+{
+    AcpiPm *pm = DEVICE_CAST(AcpiPm, dev);
+    return devices_map_region(dev, &pm->maps, dev->vm->sysio, ACPI_PM_PORT_BASE,
+                              memory_region_new_io("acpi-pm", ACPI_PM_NR_PORTS,
+                                                   &acpi_pm_ops, pm));
+}
+
+static void acpi_pm_unrealize(Device *dev)
+{
+    devices_unmap_all(&DEVICE_CAST(AcpiPm, dev)->maps);
+}
+
+static const DeviceClass acpi_pm_class = {
+    .name = "acpi-pm",
+    .instance_size = sizeof(AcpiPm),
+    .realize = acpi_pm_realize,
+    .unrealize = acpi_pm_unrealize,
+};
+
+/* Once per VM: devices_create makes it with the other fixed-port devices (so
+ * a clash is a usage error), acpi_setup for VMs built without it (unit tests). */
 int acpi_pm_init(struct vm *vm)
 {
-    devices_map_region(vm->sysio, ACPI_PM_PORT_BASE,
-                       memory_region_new_io("acpi-pm", ACPI_PM_NR_PORTS, &acpi_pm_ops, vm));
-    return 0;
+    if (vm_find_device(vm, "acpi-pm"))
+        return 0;
+    Device *dev = device_new(vm, &acpi_pm_class, "acpi-pm");
+    return dev && device_realize(dev) == 0 ? 0 : -1;
 }

@@ -15,6 +15,12 @@
 #include "util/log.h"
 
 /* ---- the big lock ---------------------------------------------------------------
+ * One per process, shared by every VM in it (like QEMU's BQL), on purpose: the
+ * memory core's transactions re-render every address space at the outermost
+ * commit, and regions may be referenced from several trees, so tree changes
+ * must be serialised process-wide anyway; device ops run under it so a model
+ * needs no locking of its own. It guards state, but holds none of any device:
+ * that lives in the device instances (devices/device.h).
  * A per-thread flag, so code can ask "do I hold it?" and take the lock only when it
  * does not (dispatch from a vCPU thread vs. from a device op), and a futex lock
  * (0 free, 1 held, 2 held with waiters) rather than a pthread mutex: it is taken

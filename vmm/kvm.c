@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "devices/device.h"
 #include "util/log.h"
 #include "vmm/cpuid.h"
 #include "vmm/kvm_memory.h"
@@ -171,6 +172,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
 void vm_destroy(struct vm *vm)
 {
+    vm_devices_destroy(vm);
     vcpus_destroy(vm);
     kvm_memory_listener_free(vm);
     address_space_free(vm->as_mem);

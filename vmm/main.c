@@ -1,6 +1,7 @@
 /* minivmm: parse the command line, build the machine, run it, exit with the
  * guest's status. stdout belongs to the guest's serial console. */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "devices/devices.h"
 #include "util/log.h"
@@ -12,9 +13,7 @@
 
 static int create_devices(struct vm *vm, const struct vm_config *cfg)
 {
-    if (serial_init(vm, cfg) || debug_exit_init(vm, cfg->debug_exit_port) || i8042_init(vm))
-        return EXIT_USAGE;
-    if (cfg->test_device && testdev_init(vm, cfg->test_device))
+    if (devices_create(vm, cfg))
         return EXIT_USAGE;
     /* Before the loader, which passes the RSDP's address to the kernel. */
     if (acpi_setup(vm))
@@ -49,7 +48,13 @@ static int run(const struct vm_config *cfg)
             status = vm_wait_for_exit(&vm);
         }
     }
-    devices_cleanup();
+    if (!vm_vcpus_stopped(&vm)) {
+        /* A live vCPU may still use RAM, the address spaces and the devices:
+         * release nothing, just give the terminal back and leave. */
+        log_warn("exiting with status %d without releasing the VM", status);
+        terminal_restore();
+        _exit(status);
+    }
     vm_destroy(&vm);
     return status;
 }

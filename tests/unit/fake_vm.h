@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "devices/device.h"
 #include "memory/memory.h"
 #include "vmm/vm.h"
 
@@ -70,10 +71,11 @@ static inline bool fake_vm_init_with_ram(struct fake_vm *f, uint64_t ram_size,
     return true;
 }
 
-/* Also drops vm->ram when a test set it. */
+/* Destroys the VM's devices first; also drops vm->ram when a test set it. */
 static inline void fake_vm_destroy(struct fake_vm *f)
 {
     struct vm *vm = &f->vm;
+    vm_devices_destroy(vm);
     address_space_free(vm->as_mem);
     address_space_free(vm->as_io);
     memory_region_unref(vm->sysmem);
