@@ -197,3 +197,44 @@ TEST(usage_lists_options_and_statuses)
             test_fail_(__FILE__, __LINE__, "usage lacks '%s'", needles[i]);
     free(text);
 }
+
+/* Giving a single-valued option twice is an error, not "the last one wins". */
+TEST(single_valued_options_given_twice)
+{
+    make_kernel_file();
+    CHECK_ERROR("--kernel given twice", "--kernel", kernel_path, "--kernel", kernel_path);
+    CHECK_ERROR("--serial given twice", "--kernel", kernel_path, "--serial", "off",
+                "--serial", "tty");
+    CHECK_ERROR("--debug-exit-port given twice", "--kernel", kernel_path,
+                "--debug-exit-port", "0x501", "--debug-exit-port=0x502");
+    CHECK_ERROR("--cmdline given twice", "--kernel", kernel_path, "--cmdline", "a",
+                "--cmdline", "b");
+    CHECK_ERROR("--dump-mtree given twice", "--dump-mtree", "--dump-mtree");
+    CHECK_ERROR("--cpus given twice", "--kernel", kernel_path, "--cpus", "boot=1",
+                "--cpus", "boot=2");
+}
+
+/* --serial-port N,MODE: COM2-COM4, once each; one UART at most on the terminal. */
+TEST(serial_ports)
+{
+    struct vm_config cfg;
+    char err[256];
+    make_kernel_file();
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--serial-port", "2,off",
+                  "--serial-port=4,file=/tmp/com4.log") == OPTIONS_RUN);
+    CHECK_EQ(cfg.serial, SERIAL_TTY);
+    CHECK(cfg.more_serial[0].present && cfg.more_serial[0].mode == SERIAL_OFF);
+    CHECK(!cfg.more_serial[1].present);
+    CHECK(cfg.more_serial[2].present && cfg.more_serial[2].mode == SERIAL_FILE &&
+          !strcmp(cfg.more_serial[2].path, "/tmp/com4.log"));
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--serial", "off", "--serial-port",
+                  "3,tty") == OPTIONS_RUN);
+    CHECK(cfg.more_serial[1].present && cfg.more_serial[1].mode == SERIAL_TTY);
+    CHECK_ERROR("COM2 given twice", "--kernel", kernel_path, "--serial-port", "2,off",
+                "--serial-port", "2,off");
+    CHECK_ERROR("only one serial port", "--kernel", kernel_path, "--serial-port", "2,tty");
+    CHECK_ERROR("bad port '1'", "--kernel", kernel_path, "--serial-port", "1,off");
+    CHECK_ERROR("bad port '5'", "--kernel", kernel_path, "--serial-port", "5,off");
+    CHECK_ERROR("expected N,MODE", "--kernel", kernel_path, "--serial-port", "2");
+    CHECK_ERROR("'nowhere'", "--kernel", kernel_path, "--serial-port", "2,nowhere");
+}
