@@ -13,7 +13,7 @@ gdir=$build/guest
 tmo=${GUEST_TIMEOUT:-30}
 
 TESTS=(hello widths romexec memsize_pvh_64M memsize_pvh_200M memsize_mb_64M memsize_mb_200M
-       smp_2 smp_4 smp_timeout crash badinsn mmioexec)
+       smp_2 smp_4 smp_timeout smp_flood_crash crash badinsn mmioexec)
 
 # A character device that this user can open read-write (as minivmm must).
 if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
@@ -212,6 +212,35 @@ check_smp_timeout() {
     has_line "$serial" "smp: timeout: 1 of 2 cpus online" || { why="no timeout line"; return 1; }
 }
 
+# Output to a pipe nobody reads while vCPU 0 prints more than the pipe and the
+# UART's ring hold; vCPU 1 then crashes the guest. Nothing may block: status 6
+# within FLOOD_LIMIT seconds, and the lost output is reported.
+FLOOD_LIMIT=20
+run_flood_crash() {  # TEST
+    local t=$1 fifo=$work/$1.fifo reader
+    serial=$work/$t.serial tdlog=$work/$t.log errf=$work/$t.stderr
+    : >"$serial"; : >"$tdlog"
+    mkfifo "$fifo"
+    sleep $((FLOOD_LIMIT + 10)) <"$fifo" &
+    reader=$!
+    local t0 t1
+    t0=$(date +%s%N)
+    timeout -k 5 "$FLOOD_LIMIT" "$vmm" --kernel "$gdir/smp.elf" --cpus boot=2 --memory size=64M \
+        --cmdline "cpus=2 flood=1" --serial tty --test-device "log=$tdlog" \
+        </dev/null >"$fifo" 2>"$errf"
+    status=$?
+    t1=$(date +%s%N)
+    kill "$reader" 2>/dev/null
+    wait "$reader" 2>/dev/null
+    secs=$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.2f", d / 1e9 }')
+}
+check_smp_flood_crash() {
+    status_is 6 || return 1
+    grep -q 'guest crash: vCPU 1' "$errf" || { why="no crash report for vCPU 1"; return 1; }
+    grep -q 'bytes of guest output dropped' "$errf" ||
+        { why="no report of the dropped output"; return 1; }
+}
+
 # ---------------------------------------------------------------- crash, badinsn
 # The report must name RIP with the address of the ud2 (symbol crash_ud2) and
 # show the code there, starting with ud2's bytes 0f 0b.
@@ -247,6 +276,10 @@ for t in "${TESTS[@]}"; do
         memsize_args="console=ttyS0 test=$t"
         prereq "$t" "$memsize_elf" || continue
         run_guest "$t" "$memsize_elf" --cpus boot=1 --memory "size=$size" --cmdline "$memsize_args"
+        ;;
+    smp_flood_crash)
+        prereq "$t" "$gdir/smp.elf" || continue
+        run_flood_crash "$t"
         ;;
     smp_timeout)
         prereq "$t" "$gdir/smp.elf" || continue
