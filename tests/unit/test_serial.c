@@ -565,3 +565,29 @@ TEST(serial_output_never_blocks)
     if (secs > 5)
         test_fail_(__FILE__, __LINE__, "writes and teardown took %.1f s", secs);
 }
+
+/* Ctrl-A x ends the VM while the output is stuck (stdout a pipe nobody reads). */
+TEST(serial_quit_while_output_blocked)
+{
+    struct pty_test t;
+    int pipefd[2];
+    REQUIRE(pipe(pipefd) == 0);
+    int saved_stdout = dup(STDOUT_FILENO);
+    fflush(stdout);
+    dup2(pipefd[1], STDOUT_FILENO);
+    bool ok = pty_setup(&t);
+    for (unsigned i = 0; ok && i < 192 * 1024; i++)
+        address_space_stb(t.f.vm.as_io, COM1 + THR, (uint8_t)(i % 64 == 63 ? '\n' : 'y'));
+    if (ok && write(t.master, "\x01x", 2) == 2)
+        for (int i = 0; i < 400 && !__atomic_load_n(&t.f.vm.exit_requested, __ATOMIC_ACQUIRE);
+             i++)
+            sleep_ms(5);
+    bool quit = t.f.vm.exit_requested && t.f.vm.exit_status == EXIT_POWEROFF;
+    pty_teardown(&t);
+    dup2(saved_stdout, STDOUT_FILENO);
+    close(saved_stdout);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    CHECK(ok);
+    CHECK(quit);
+}
