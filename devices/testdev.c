@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "devices/devices.h"
 #include "devices/internal.h"
@@ -131,6 +132,12 @@ static MemTxResult ctrl_write(void *opaque, hwaddr addr, uint64_t data, unsigned
     case TESTDEV_CMD_ROM_SWAP:
         rom_swap(td);
         break;
+    case TESTDEV_CMD_STALL: {
+        struct timespec left = { 60, 0 };
+        while (nanosleep(&left, &left) < 0 && errno == EINTR)
+            continue;
+        break;
+    }
     default:
         td_log(td, "bad command 0x%" PRIx64, data);
         break;

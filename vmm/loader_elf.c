@@ -174,8 +174,8 @@ static int find_pvh_note(const struct loader_file *f, const Elf64_Phdr *ph, uint
         return -1;
     }
     if (len > NOTE_SEGMENT_MAX) {
-        log_error("%s: a PT_NOTE segment of 0x%" PRIx64 " bytes (more than %u MiB)",
-                  f->path, len, NOTE_SEGMENT_MAX >> 20);
+        log_error("%s: a PT_NOTE segment of 0x%" PRIx64 " bytes, more than the %u MiB "
+                  "minivmm reads", f->path, len, NOTE_SEGMENT_MAX >> 20);
         return -1;
     }
     uint8_t *notes = malloc(len ? len : 1);
