@@ -91,17 +91,18 @@ static void output_failed(SerialState *s, int err)
 }
 
 /* Writes up to OUT_CHUNK bytes from the ring. Called by the I/O thread (which
- * alone removes bytes) after POLLOUT, without the big lock, or at teardown. */
-static void write_some(SerialState *s, bool locked)
+ * alone removes bytes) after POLLOUT, taking the big lock around the ring but
+ * not the write; or `exclusive`ly at teardown, when no other thread is left. */
+static void write_some(SerialState *s, bool exclusive)
 {
     uint8_t chunk[OUT_CHUNK];
-    if (!locked)
+    if (!exclusive)
         memory_bql_lock();
     uint32_t n = s->out_len < OUT_CHUNK ? s->out_len : OUT_CHUNK;
     for (uint32_t i = 0; i < n; i++)
         chunk[i] = s->out_buf[(s->out_head + i) % SERIAL_OUT_BUF_SIZE];
     int fd = s->out_fd;
-    if (!locked)
+    if (!exclusive)
         memory_bql_unlock();
     if (n == 0 || fd < 0)
         return;
@@ -109,7 +110,7 @@ static void write_some(SerialState *s, bool locked)
     ssize_t done = write(fd, chunk, n);
     int err = errno;
 
-    if (!locked)
+    if (!exclusive)
         memory_bql_lock();
     uint64_t dropped = 0;
     if (done > 0) {
@@ -125,7 +126,7 @@ static void write_some(SerialState *s, bool locked)
     } else if (done < 0 && err != EAGAIN && err != EINTR) {
         output_failed(s, err);
     }
-    if (!locked)
+    if (!exclusive)
         memory_bql_unlock();
     report_dropped(s, dropped);
 }
