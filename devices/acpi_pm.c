@@ -31,7 +31,7 @@ typedef struct ACPIPMState {
     bool wake_pending;          /* a wake event came while entering S3 */
     uint8_t status;             /* WAK_STS */
     int64_t timer_start_ns;     /* CLOCK_MONOTONIC at reset: the PM timer's zero */
-    MemoryRegion *regs, *timer;
+    DeviceMappings maps;
 } ACPIPMState;
 
 static int64_t monotonic_ns(void)
@@ -221,31 +221,19 @@ static int acpi_pm_realize(Device *dev)
     ACPIPMState *s = DEVICE_CAST(ACPIPMState, dev);
     pthread_mutex_init(&s->lock, NULL);
     acpi_pm_reset(dev);
-    s->regs = memory_region_new_io("acpi-pm", ACPI_PM_NR_PORTS, &acpi_pm_ops, s);
-    s->timer = memory_region_new_io("acpi-pm-timer", ACPI_PM_TIMER_LEN, &pm_timer_ops, s);
-    memory_region_ref(s->regs);     /* ours, for unrealize */
-    memory_region_ref(s->timer);
-    memory_region_transaction_begin();
-    devices_map_region(dev->vm->sysio, ACPI_PM_PORT_BASE, s->regs);
-    devices_map_region(dev->vm->sysio, ACPI_PM_TIMER_PORT, s->timer);
-    memory_region_transaction_commit();
-    return 0;
+    MemoryRegion *io = dev->vm->sysio;
+    if (devices_map_region(dev, &s->maps, io, ACPI_PM_PORT_BASE,
+                           memory_region_new_io("acpi-pm", ACPI_PM_NR_PORTS, &acpi_pm_ops, s)))
+        return -1;
+    return devices_map_region(dev, &s->maps, io, ACPI_PM_TIMER_PORT,
+                              memory_region_new_io("acpi-pm-timer", ACPI_PM_TIMER_LEN,
+                                                   &pm_timer_ops, s));
 }
 
 static void acpi_pm_unrealize(Device *dev)
 {
     ACPIPMState *s = DEVICE_CAST(ACPIPMState, dev);
-    if (!s->regs)
-        return;
-    bool locked = memory_bql_locked();
-    if (!locked)
-        memory_bql_lock();
-    memory_region_del_subregion(dev->vm->sysio, s->regs);
-    memory_region_del_subregion(dev->vm->sysio, s->timer);
-    if (!locked)
-        memory_bql_unlock();
-    memory_region_unref(s->regs);
-    memory_region_unref(s->timer);
+    devices_unmap_all(&s->maps);
     pthread_mutex_destroy(&s->lock);
 }
 
@@ -257,8 +245,12 @@ static const DeviceClass acpi_pm_class = {
     .unrealize = acpi_pm_unrealize,
 };
 
+/* Once per VM: devices_create makes it with the other fixed-port devices (so
+ * a clash is a usage error), acpi_setup for VMs built without it (unit tests). */
 int acpi_pm_init(struct vm *vm)
 {
+    if (vm_find_device(vm, "acpi-pm"))
+        return 0;
     Device *dev = device_new(vm, &acpi_pm_class, "acpi-pm");
-    return dev ? device_realize(dev) : -1;
+    return dev && device_realize(dev) == 0 ? 0 : -1;
 }

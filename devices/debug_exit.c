@@ -9,6 +9,12 @@
 
 #define DEBUG_EXIT_SIZE 4
 
+typedef struct DebugExit {
+    Device dev;
+    uint16_t port;
+    DeviceMappings maps;
+} DebugExit;
+
 static MemTxResult debug_exit_read(void *opaque, hwaddr addr, uint64_t *data,
                                    unsigned size)
 {
@@ -22,9 +28,10 @@ static MemTxResult debug_exit_read(void *opaque, hwaddr addr, uint64_t *data,
 static MemTxResult debug_exit_write(void *opaque, hwaddr addr, uint64_t data,
                                     unsigned size)
 {
+    DebugExit *d = opaque;
     (void)addr;
     (void)size;
-    vm_request_exit(opaque, (int)(((data << 1) | 1) & 0xff));
+    vm_request_exit(d->dev.vm, (int)(((data << 1) | 1) & 0xff));
     return MEMTX_OK;
 }
 
@@ -36,15 +43,35 @@ static const MemoryRegionOps debug_exit_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 4 },
 };
 
-int debug_exit_init(struct vm *vm, uint16_t port)
+static int debug_exit_realize(Device *dev)
+{
+    DebugExit *d = DEVICE_CAST(DebugExit, dev);
+    return devices_map_region(dev, &d->maps, dev->vm->sysio, d->port,
+                              memory_region_new_io("debug-exit", DEBUG_EXIT_SIZE,
+                                                   &debug_exit_ops, d));
+}
+
+static void debug_exit_unrealize(Device *dev)
+{
+    devices_unmap_all(&DEVICE_CAST(DebugExit, dev)->maps);
+}
+
+static const DeviceClass debug_exit_class = {
+    .name = "debug-exit",
+    .instance_size = sizeof(DebugExit),
+    .realize = debug_exit_realize,
+    .unrealize = debug_exit_unrealize,
+};
+
+Device *debug_exit_new(struct vm *vm, uint16_t port)
 {
     if (port > 0x10000 - DEBUG_EXIT_SIZE) {
         log_error("debug-exit: port 0x%x does not leave room for its %u bytes",
                   port, DEBUG_EXIT_SIZE);
-        return -1;
+        return NULL;
     }
-    MemoryRegion *mr = memory_region_new_io("debug-exit", DEBUG_EXIT_SIZE,
-                                            &debug_exit_ops, vm);
-    devices_map_region(vm->sysio, port, mr);
-    return 0;
+    Device *dev = device_new(vm, &debug_exit_class, NULL);
+    if (dev)
+        DEVICE_CAST(DebugExit, dev)->port = port;
+    return dev;
 }

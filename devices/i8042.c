@@ -18,10 +18,11 @@
 #define CMD_PULSE_MASK  0xf0
 #define CMD_PULSE_RESET 0x01   /* bit clear: pulse the reset line */
 
-static struct i8042 {
-    struct vm *vm;
+struct i8042 {
+    Device dev;
     bool cmd_last;
-} kbc;
+    DeviceMappings maps;
+};
 
 static MemTxResult i8042_data_read(void *opaque, hwaddr addr, uint64_t *data,
                                    unsigned size)
@@ -64,7 +65,7 @@ static MemTxResult i8042_cmd_write(void *opaque, hwaddr addr, uint64_t data,
     (void)size;
     k->cmd_last = true;
     if ((data & CMD_PULSE_MASK) == CMD_PULSE_MASK && !(data & CMD_PULSE_RESET))
-        vm_request_exit(k->vm, EXIT_REBOOT);
+        vm_request_exit(k->dev.vm, EXIT_REBOOT);
     return MEMTX_OK;
 }
 
@@ -85,12 +86,37 @@ static const MemoryRegionOps i8042_cmd_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 1 },
 };
 
-int i8042_init(struct vm *vm)
+static void i8042_reset(Device *dev)
 {
-    kbc = (struct i8042){ .vm = vm };
-    devices_map_region(vm->sysio, I8042_DATA_PORT,
-                       memory_region_new_io("i8042-data", 1, &i8042_data_ops, &kbc));
-    devices_map_region(vm->sysio, I8042_CMD_PORT,
-                       memory_region_new_io("i8042-cmd", 1, &i8042_cmd_ops, &kbc));
-    return 0;
+    DEVICE_CAST(struct i8042, dev)->cmd_last = false;
+}
+
+static int i8042_realize(Device *dev)
+{
+    struct i8042 *k = DEVICE_CAST(struct i8042, dev);
+    i8042_reset(dev);
+    MemoryRegion *io = dev->vm->sysio;
+    if (devices_map_region(dev, &k->maps, io, I8042_DATA_PORT,
+                           memory_region_new_io("i8042-data", 1, &i8042_data_ops, k)))
+        return -1;
+    return devices_map_region(dev, &k->maps, io, I8042_CMD_PORT,
+                              memory_region_new_io("i8042-cmd", 1, &i8042_cmd_ops, k));
+}
+
+static void i8042_unrealize(Device *dev)
+{
+    devices_unmap_all(&DEVICE_CAST(struct i8042, dev)->maps);
+}
+
+static const DeviceClass i8042_class = {
+    .name = "i8042",
+    .instance_size = sizeof(struct i8042),
+    .realize = i8042_realize,
+    .reset = i8042_reset,
+    .unrealize = i8042_unrealize,
+};
+
+Device *i8042_new(struct vm *vm)
+{
+    return device_new(vm, &i8042_class, NULL);
 }

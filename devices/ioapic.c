@@ -66,7 +66,8 @@ enum {
 struct IOAPIC {
     Device dev;
     pthread_mutex_t lock;
-    MemoryRegion *mr;
+    bool lock_initialized;
+    DeviceMappings maps;
     uint8_t id;
     uint8_t select;
     uint32_t lines;                   /* bit n: input n asserted */
@@ -271,9 +272,10 @@ static int ioapic_realize(Device *dev)
         return -1;
     pthread_mutex_init(&s->lock, NULL);
     ioapic_reset(dev);
-    s->mr = memory_region_new_io("ioapic", IOAPIC_MMIO_SIZE, &ioapic_ops, s);
-    memory_region_ref(s->mr);             /* ours, for unrealize */
-    devices_map_region(vm->sysmem, IOAPIC_BASE, s->mr);
+    s->lock_initialized = true;
+    if (devices_map_region(dev, &s->maps, vm->sysmem, IOAPIC_BASE,
+                           memory_region_new_io("ioapic", IOAPIC_MMIO_SIZE, &ioapic_ops, s)))
+        return -1;
     __atomic_store_n(&vm->ioapic, s, __ATOMIC_RELEASE);
     return 0;
 }
@@ -281,17 +283,11 @@ static int ioapic_realize(Device *dev)
 static void ioapic_unrealize(Device *dev)
 {
     IOAPIC *s = DEVICE_CAST(IOAPIC, dev);
-    if (!s->mr)
+    if (!s->lock_initialized)
         return;
-    __atomic_store_n(&dev->vm->ioapic, NULL, __ATOMIC_RELEASE);
-    bool locked = memory_bql_locked();
-    if (!locked)
-        memory_bql_lock();
-    memory_region_del_subregion(dev->vm->sysmem, s->mr);
-    if (!locked)
-        memory_bql_unlock();
-    memory_region_unref(s->mr);
-    s->mr = NULL;
+    if (__atomic_load_n(&dev->vm->ioapic, __ATOMIC_ACQUIRE) == s)
+        __atomic_store_n(&dev->vm->ioapic, NULL, __ATOMIC_RELEASE);
+    devices_unmap_all(&s->maps);
     pthread_mutex_destroy(&s->lock);
 }
 

@@ -16,7 +16,7 @@ typedef struct PCTestdevState {
     Device dev;
     uint32_t data;                          /* the scratch register (big lock) */
     uint8_t iomem[PC_TESTDEV_IOMEM_SIZE];   /* the scratch memory (big lock) */
-    MemoryRegion *regions[5];
+    DeviceMappings maps;
 } PCTestdevState;
 
 /* The scratch register, an access of `size` bytes at byte `addr` of it. */
@@ -140,9 +140,8 @@ static const struct {
     { "pc-testdev-irq-line", true, PC_TESTDEV_PORT_IRQ, PC_TESTDEV_NR_IRQS, &irq_ops },
     { "pc-testdev-iomem", false, PC_TESTDEV_IOMEM, PC_TESTDEV_IOMEM_SIZE, &iomem_ops },
 };
-_Static_assert(sizeof(pc_testdev_map) / sizeof(pc_testdev_map[0]) ==
-               sizeof(((PCTestdevState *)0)->regions) / sizeof(MemoryRegion *),
-               "one region per map entry");
+_Static_assert(sizeof(pc_testdev_map) / sizeof(pc_testdev_map[0]) <= DEVICE_MAX_MAPPINGS,
+               "one mapping per map entry");
 
 static MemoryRegion *container_of_entry(struct vm *vm, unsigned i)
 {
@@ -153,34 +152,19 @@ static int pc_testdev_realize(Device *dev)
 {
     PCTestdevState *s = DEVICE_CAST(PCTestdevState, dev);
     pc_testdev_reset(dev);
-    memory_region_transaction_begin();
     for (unsigned i = 0; i < sizeof(pc_testdev_map) / sizeof(pc_testdev_map[0]); i++) {
-        s->regions[i] = memory_region_new_io(pc_testdev_map[i].name, pc_testdev_map[i].size,
-                                             pc_testdev_map[i].ops, s);
-        memory_region_ref(s->regions[i]);   /* ours, for unrealize */
-        devices_map_region(container_of_entry(dev->vm, i), pc_testdev_map[i].addr,
-                           s->regions[i]);
+        MemoryRegion *mr = memory_region_new_io(pc_testdev_map[i].name, pc_testdev_map[i].size,
+                                                pc_testdev_map[i].ops, s);
+        if (devices_map_region(dev, &s->maps, container_of_entry(dev->vm, i),
+                               pc_testdev_map[i].addr, mr))
+            return -1;
     }
-    memory_region_transaction_commit();
     return 0;
 }
 
 static void pc_testdev_unrealize(Device *dev)
 {
-    PCTestdevState *s = DEVICE_CAST(PCTestdevState, dev);
-    bool locked = memory_bql_locked();
-    if (!locked)
-        memory_bql_lock();
-    memory_region_transaction_begin();
-    for (unsigned i = 0; i < sizeof(pc_testdev_map) / sizeof(pc_testdev_map[0]); i++)
-        if (s->regions[i])
-            memory_region_del_subregion(container_of_entry(dev->vm, i), s->regions[i]);
-    memory_region_transaction_commit();
-    if (!locked)
-        memory_bql_unlock();
-    for (unsigned i = 0; i < sizeof(pc_testdev_map) / sizeof(pc_testdev_map[0]); i++)
-        if (s->regions[i])
-            memory_region_unref(s->regions[i]);
+    devices_unmap_all(&DEVICE_CAST(PCTestdevState, dev)->maps);
 }
 
 static const DeviceClass pc_testdev_class = {

@@ -39,7 +39,8 @@ typedef struct RTCState {
     bool stop;
     bool thread_started;
     pthread_t thread;
-    MemoryRegion *io;
+    bool lock_initialized;      /* realize got as far as the lock and condition */
+    DeviceMappings maps;
 } RTCState;
 
 static int64_t host_now_ns(void)
@@ -195,11 +196,12 @@ static int rtc_realize(Device *dev)
     pthread_cond_init(&s->cond, &attr);
     pthread_condattr_destroy(&attr);
     pthread_mutex_init(&s->lock, NULL);
+    s->lock_initialized = true;
     rtc_reset(dev);
 
-    s->io = memory_region_new_io("rtc", RTC_NR_PORTS, &rtc_ops, s);
-    memory_region_ref(s->io);   /* ours, for unrealize */
-    devices_map_region(dev->vm->sysio, RTC_PORT_INDEX, s->io);
+    if (devices_map_region(dev, &s->maps, dev->vm->sysio, RTC_PORT_INDEX,
+                           memory_region_new_io("rtc", RTC_NR_PORTS, &rtc_ops, s)))
+        return -1;
 
     int e = pthread_create(&s->thread, NULL, rtc_timer_thread, s);
     if (e) {
@@ -214,7 +216,7 @@ static int rtc_realize(Device *dev)
 static void rtc_unrealize(Device *dev)
 {
     RTCState *s = DEVICE_CAST(RTCState, dev);
-    if (!s->io)
+    if (!s->lock_initialized)
         return;     /* realize never got that far */
     if (s->thread_started) {
         pthread_mutex_lock(&s->lock);
@@ -223,13 +225,7 @@ static void rtc_unrealize(Device *dev)
         pthread_mutex_unlock(&s->lock);
         pthread_join(s->thread, NULL);
     }
-    bool locked = memory_bql_locked();
-    if (!locked)
-        memory_bql_lock();
-    memory_region_del_subregion(dev->vm->sysio, s->io);
-    if (!locked)
-        memory_bql_unlock();
-    memory_region_unref(s->io);
+    devices_unmap_all(&s->maps);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
 }

@@ -1,4 +1,6 @@
-/* A 16550A UART on COM1 (ports 0x3f8-0x3ff, IRQ 4).
+/* A 16550A UART as COM1-COM4 (ports 0x3f8, 0x2f8, 0x3e8, 0x2e8; IRQs 4, 3, 4, 3):
+ * its registers and its device instance; the host side (output, the terminal)
+ * is serial_io.c.
  *
  * The registers behave as on the chip, with a transmitter that is infinitely
  * fast: THR is empty again as soon as it is written, so THRE and TEMT are always
@@ -6,41 +8,19 @@
  * has the 16-byte FIFO (1 byte with FIFOs off). Below the FIFO trigger level,
  * received data is reported as a character timeout at once: there is no line
  * timing to wait for. The IRQ output is not gated by MCR.OUT2 (as in QEMU), so
- * simple guests need not set it.
- *
- * Output (cfg->serial): the terminal (stdout), a file, or nowhere. Bytes are
- * buffered and written on a newline, when the buffer is full, 10 ms after the
- * first unwritten byte, and at devices_cleanup().
- *
- * Input: only with --serial tty and stdin a terminal, which is then put in raw
- * mode (restored at exit and on fatal signals). An I/O thread reads it into a
- * 4 KiB input queue that feeds the receive FIFO as the guest makes room, so a
- * paste is not lost to overruns; only a guest that stops reading loses input.
- * The thread keeps reading, so Ctrl-A x always works: as in QEMU, it ends
- * minivmm (EXIT_POWEROFF), Ctrl-A Ctrl-A sends one Ctrl-A, and any other key
- * after Ctrl-A is dropped.
+ * simple guests need not set it. COM3 and COM4 share COM1's and COM2's IRQ
+ * lines as on PCs: a line is high while any UART on it asks for an interrupt.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
+#include <glib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "devices/devices.h"
-#include "devices/internal.h"
+#include "devices/serial.h"
 #include "util/log.h"
 
-#define COM1_BASE        0x3f8
-#define COM1_IRQ         4
 #define NR_REGS          8
-#define RX_FIFO_SIZE     16
-#define OUT_BUF_SIZE     256
-#define IN_BUF_SIZE      4096
-#define OUT_FLUSH_NS     10000000ull   /* 10 ms */
-#define CTRL_A           0x01
+#define RX_FIFO_SIZE     SERIAL_RX_FIFO_SIZE
+#define IN_BUF_SIZE      SERIAL_IN_BUF_SIZE
 
 enum { REG_RBR_THR, REG_IER, REG_IIR_FCR, REG_LCR, REG_MCR, REG_LSR, REG_MSR, REG_SCR };
 #define REG_DLL REG_RBR_THR   /* with LCR.DLAB */
@@ -85,112 +65,32 @@ enum { REG_RBR_THR, REG_IER, REG_IIR_FCR, REG_LCR, REG_MCR, REG_LSR, REG_MSR, RE
 #define MSR_RI       0x40
 #define MSR_DCD      0x80
 
-struct serial {
-    struct vm *vm;
-    bool active;
-
-    uint8_t ier, lcr, mcr, msr, scr, fcr;
-    uint8_t lsr_errors;
-    uint16_t divisor;
-    bool thr_ipending;
-    bool irq_level;
-    uint8_t rx_fifo[RX_FIFO_SIZE];
-    unsigned rx_head, rx_count;
-    uint8_t rbr;              /* last byte read: RBR keeps it once the FIFO is empty */
-
-    int out_fd;               /* -1: output discarded */
-    bool out_fd_owned;
-    char out_buf[OUT_BUF_SIZE];
-    size_t out_len;
-    uint64_t out_since_ns;    /* when out_buf became non-empty */
-
-    /* The I/O thread; all fields here but `stopping` are under the big lock. */
-    bool thread_started;
-    pthread_t thread;
-    int wake_fd;              /* eventfd: new output, or stop */
-    bool stopping;            /* atomic */
-    bool stdin_active;
-    bool escape_pending;      /* Ctrl-A seen */
-    uint8_t in_buf[IN_BUF_SIZE];  /* typed bytes waiting for room in the FIFO */
-    unsigned in_head, in_len;
-};
-
-static struct serial com1 = { .out_fd = -1, .wake_fd = -1 };
-
-/* ---- output ---------------------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void wake_thread(struct serial *s)
-{
-    if (s->wake_fd >= 0)
-        eventfd_write(s->wake_fd, 1);
-}
-
-static void flush_output(struct serial *s)
-{
-    size_t done = 0;
-    while (s->out_fd >= 0 && done < s->out_len) {
-        ssize_t n = write(s->out_fd, s->out_buf + done, s->out_len - done);
-        if (n >= 0) {
-            done += (size_t)n;
-        } else if (errno == EAGAIN) {
-            struct pollfd pfd = { .fd = s->out_fd, .events = POLLOUT };
-            poll(&pfd, 1, -1);
-        } else if (errno != EINTR) {
-            log_error("serial output: %s; discarding the rest", strerror(errno));
-            if (s->out_fd_owned)
-                close(s->out_fd);
-            s->out_fd = -1;
-        }
-    }
-    s->out_len = 0;
-}
-
-static void output_byte(struct serial *s, uint8_t c)
-{
-    if (s->out_fd < 0)
-        return;
-    s->out_buf[s->out_len++] = (char)c;
-    if (c == '\n' || s->out_len == OUT_BUF_SIZE) {
-        flush_output(s);
-    } else if (s->out_len == 1) {
-        s->out_since_ns = now_ns();
-        wake_thread(s);   /* it flushes this within 10 ms */
-    }
-}
-
 /* ---- registers ------------------------------------------------------------- */
 
-static bool fifo_enabled(const struct serial *s)
+static bool fifo_enabled(const SerialState *s)
 {
     return s->fcr & FCR_ENABLE;
 }
 
-static unsigned rx_capacity(const struct serial *s)
+static unsigned rx_capacity(const SerialState *s)
 {
     return fifo_enabled(s) ? RX_FIFO_SIZE : 1;
 }
 
 /* Room for bytes from the terminal: none in loopback, where the chip
  * disconnects its serial input. */
-static unsigned rx_room(const struct serial *s)
+static unsigned rx_room(const SerialState *s)
 {
     return (s->mcr & MCR_LOOP) ? 0 : rx_capacity(s) - s->rx_count;
 }
 
-static void rx_clear(struct serial *s)
+static void rx_clear(SerialState *s)
 {
     s->rx_head = 0;
     s->rx_count = 0;
 }
 
-static void rx_push(struct serial *s, uint8_t c)
+static void rx_push(SerialState *s, uint8_t c)
 {
     if (s->rx_count < rx_capacity(s)) {
         s->rx_fifo[(s->rx_head + s->rx_count++) % RX_FIFO_SIZE] = c;
@@ -202,7 +102,7 @@ static void rx_push(struct serial *s, uint8_t c)
         s->rx_fifo[s->rx_head] = c;
 }
 
-static uint8_t rx_pop(struct serial *s)
+static uint8_t rx_pop(SerialState *s)
 {
     if (s->rx_count) {
         s->rbr = s->rx_fifo[s->rx_head];
@@ -212,14 +112,14 @@ static uint8_t rx_pop(struct serial *s)
     return s->rbr;
 }
 
-static unsigned rx_trigger_level(const struct serial *s)
+static unsigned rx_trigger_level(const SerialState *s)
 {
     static const unsigned levels[4] = { 1, 4, 8, 14 };
     return fifo_enabled(s) ? levels[(s->fcr & FCR_TRIGGER) >> 6] : 1;
 }
 
 /* The highest-priority pending interrupt, as IIR bits 0-3. */
-static uint8_t pending_interrupt(const struct serial *s)
+static uint8_t pending_interrupt(const SerialState *s)
 {
     if ((s->ier & IER_RLSI) && (s->lsr_errors & LSR_ERRORS))
         return IIR_RLSI;
@@ -232,9 +132,22 @@ static uint8_t pending_interrupt(const struct serial *s)
     return IIR_NO_INT;
 }
 
+static const DeviceClass serial_class;
+
+/* Whether any UART on `irq` asks for an interrupt: COM3/COM4 share lines. */
+static bool irq_line_wanted(struct vm *vm, unsigned irq)
+{
+    for (Device *d = vm->devices; d; d = d->next) {
+        const SerialState *s = d->cls == &serial_class ? DEVICE_CAST(SerialState, d) : NULL;
+        if (s && d->realized && s->irq == irq && s->irq_level)
+            return true;
+    }
+    return false;
+}
+
 /* Called after every state change: moves queued input into the FIFO as far as
  * it has room, then drives the IRQ line (on changes only). */
-static void serial_update(struct serial *s)
+void serial_update(SerialState *s)
 {
     while (s->in_len && rx_room(s)) {
         rx_push(s, s->in_buf[s->in_head]);
@@ -244,13 +157,13 @@ static void serial_update(struct serial *s)
     bool level = pending_interrupt(s) != IIR_NO_INT;
     if (level != s->irq_level) {
         s->irq_level = level;
-        vm_set_irq_line(s->vm, COM1_IRQ, level);
+        vm_set_irq_line(s->dev.vm, s->irq, level || irq_line_wanted(s->dev.vm, s->irq));
     }
 }
 
 /* Modem status inputs: in loopback, MCR's outputs wired back as on the chip;
  * otherwise a peer that is always there (DCD, DSR, CTS). */
-static uint8_t modem_inputs(const struct serial *s)
+static uint8_t modem_inputs(const SerialState *s)
 {
     if (!(s->mcr & MCR_LOOP))
         return MSR_DCD | MSR_DSR | MSR_CTS;
@@ -258,7 +171,7 @@ static uint8_t modem_inputs(const struct serial *s)
            ((s->mcr & MCR_OUT1) ? MSR_RI : 0) | ((s->mcr & MCR_OUT2) ? MSR_DCD : 0);
 }
 
-static void set_modem_inputs(struct serial *s, uint8_t now)
+static void set_modem_inputs(SerialState *s, uint8_t now)
 {
     uint8_t old = s->msr & ~MSR_DELTAS;
     /* Each delta bit sits 4 below its input; RI reports its trailing edge only. */
@@ -266,14 +179,14 @@ static void set_modem_inputs(struct serial *s, uint8_t now)
     s->msr = now | (s->msr & MSR_DELTAS) | deltas;
 }
 
-static uint8_t read_lsr(struct serial *s)
+static uint8_t read_lsr(SerialState *s)
 {
     uint8_t val = s->lsr_errors | LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
     s->lsr_errors = 0;
     return val;
 }
 
-static uint8_t read_iir(struct serial *s)
+static uint8_t read_iir(SerialState *s)
 {
     uint8_t id = pending_interrupt(s);
     if (id == IIR_THRI)
@@ -281,7 +194,7 @@ static uint8_t read_iir(struct serial *s)
     return id | (fifo_enabled(s) ? IIR_FIFO : 0);
 }
 
-static uint8_t read_msr(struct serial *s)
+static uint8_t read_msr(SerialState *s)
 {
     uint8_t val = s->msr;
     s->msr &= ~MSR_DELTAS;
@@ -290,7 +203,7 @@ static uint8_t read_msr(struct serial *s)
 
 static MemTxResult serial_read(void *opaque, hwaddr addr, uint64_t *data, unsigned size)
 {
-    struct serial *s = opaque;
+    SerialState *s = opaque;
     bool dlab = s->lcr & LCR_DLAB;
     (void)size;
 
@@ -324,17 +237,17 @@ static MemTxResult serial_read(void *opaque, hwaddr addr, uint64_t *data, unsign
     return MEMTX_OK;
 }
 
-static void write_thr(struct serial *s, uint8_t val)
+static void write_thr(SerialState *s, uint8_t val)
 {
     if (s->mcr & MCR_LOOP)
         rx_push(s, val);
     else
-        output_byte(s, val);
+        serial_output_byte(s, val);
     /* Sent at once: THR is empty again, which raises THRE anew. */
     s->thr_ipending = true;
 }
 
-static void write_ier(struct serial *s, uint8_t val)
+static void write_ier(SerialState *s, uint8_t val)
 {
     uint8_t enabled = (uint8_t)(val & ~s->ier);
     s->ier = val & IER_MASK;
@@ -344,7 +257,7 @@ static void write_ier(struct serial *s, uint8_t val)
         s->thr_ipending = true;
 }
 
-static void write_fcr(struct serial *s, uint8_t val)
+static void write_fcr(SerialState *s, uint8_t val)
 {
     /* Switching the FIFOs on or off clears them; the other bits only count
      * with the FIFOs on. The transmit FIFO is always empty. */
@@ -355,7 +268,7 @@ static void write_fcr(struct serial *s, uint8_t val)
 
 static MemTxResult serial_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 {
-    struct serial *s = opaque;
+    SerialState *s = opaque;
     bool dlab = s->lcr & LCR_DLAB;
     uint8_t val = (uint8_t)data;
     (void)size;
@@ -386,7 +299,7 @@ static MemTxResult serial_write(void *opaque, hwaddr addr, uint64_t data, unsign
     case REG_LSR:
     case REG_MSR:
         /* Read-only (LSR writes are a factory test mode on the chip). */
-        log_guest_error("serial: write 0x%x to read-only register %u ignored",
+        log_guest_error("%s: write 0x%x to read-only register %u ignored", s->dev.id,
                         val, (unsigned)addr);
         break;
     default:
@@ -406,181 +319,74 @@ static const MemoryRegionOps serial_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 1 },
 };
 
-/* ---- the I/O thread -------------------------------------------------------- */
+/* ---- the device -------------------------------------------------------------- */
 
-/* Queues bytes from the terminal for the receiver (big lock held); returns
- * whether the user asked to quit. */
-static bool receive_input(struct serial *s, const uint8_t *buf, size_t len)
+static const uint16_t com_base[VM_SERIAL_PORTS] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
+static const uint8_t com_irq[VM_SERIAL_PORTS] = { 4, 3, 4, 3 };
+
+/* Power-on register state, as QEMU resets it; queued input and output stay. */
+static void serial_reset(Device *dev)
 {
-    bool quit = false;
-    size_t dropped = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = buf[i];
-        if (s->escape_pending) {
-            s->escape_pending = false;
-            if (c == 'x' || c == 'X')
-                quit = true;
-            if (c != CTRL_A)
-                continue;
-        } else if (c == CTRL_A) {
-            s->escape_pending = true;
-            continue;
-        }
-        if (s->in_len == IN_BUF_SIZE) {
-            dropped++;
-            continue;
-        }
-        s->in_buf[(s->in_head + s->in_len++) % IN_BUF_SIZE] = c;
+    SerialState *s = DEVICE_CAST(SerialState, dev);
+    s->ier = s->lcr = s->mcr = s->scr = s->fcr = s->lsr_errors = 0;
+    s->msr = MSR_DCD | MSR_DSR | MSR_CTS;
+    s->divisor = 12;            /* 9600 baud */
+    s->thr_ipending = false;
+    s->rbr = 0;
+    rx_clear(s);
+    if (s->irq_level) {
+        s->irq_level = false;
+        vm_set_irq_line(dev->vm, s->irq, irq_line_wanted(dev->vm, s->irq));
     }
-    if (dropped)
-        log_guest_error("serial: the guest is not reading its input; %zu bytes dropped",
-                        dropped);
-    serial_update(s);
-    return quit;
 }
 
-static void read_terminal(struct serial *s)
+static int serial_realize(Device *dev)
 {
-    uint8_t buf[256];
-    ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-
-    memory_bql_lock();
-    bool quit = false;
-    if (n > 0) {
-        quit = receive_input(s, buf, (size_t)n);
-    } else {
-        if (n < 0)
-            log_error("serial input: %s", strerror(errno));
-        s->stdin_active = false;   /* end of input: the guest sees none */
-    }
-    memory_bql_unlock();
-    /* Outside the big lock: vm_request_exit takes the VM's own locks. */
-    if (quit)
-        vm_request_exit(s->vm, EXIT_POWEROFF);
-}
-
-static void *serial_io_thread(void *opaque)
-{
-    struct serial *s = opaque;
-    while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
-        memory_bql_lock();
-        uint64_t now = now_ns();
-        if (s->out_len && now - s->out_since_ns >= OUT_FLUSH_NS)
-            flush_output(s);
-        int timeout_ms = -1;
-        if (s->out_len)
-            timeout_ms = (int)((s->out_since_ns + OUT_FLUSH_NS - now + 999999) / 1000000);
-        bool input = s->stdin_active;
-        memory_bql_unlock();
-
-        struct pollfd fds[2] = {
-            { .fd = s->wake_fd, .events = POLLIN },
-            { .fd = STDIN_FILENO, .events = POLLIN },
-        };
-        int n = poll(fds, input ? 2 : 1, timeout_ms);
-        if (n < 0 && errno != EINTR) {
-            log_error("serial: poll: %s", strerror(errno));
-            break;
-        }
-        if (n > 0 && (fds[0].revents & POLLIN)) {
-            eventfd_t count;
-            eventfd_read(s->wake_fd, &count);
-        }
-        if (n > 0 && input && fds[1].revents)
-            read_terminal(s);
-    }
-    return NULL;
-}
-
-static int start_io_thread(struct serial *s)
-{
-    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (s->wake_fd < 0) {
-        log_error("serial: eventfd: %s", strerror(errno));
+    SerialState *s = DEVICE_CAST(SerialState, dev);
+    serial_reset(dev);
+    if (serial_io_start(s) < 0)
         return -1;
-    }
-    int err = pthread_create(&s->thread, NULL, serial_io_thread, s);
-    if (err) {
-        log_error("serial: cannot start its thread: %s", strerror(err));
-        close(s->wake_fd);
-        s->wake_fd = -1;
-        return -1;
-    }
-    s->thread_started = true;
-    return 0;
+    char *name = g_strdup_printf("serial-%s", dev->id);
+    MemoryRegion *mr = memory_region_new_io(name, NR_REGS, &serial_ops, s);
+    g_free(name);
+    return devices_map_region(dev, &s->maps, dev->vm->sysio, s->base, mr);
 }
 
-/* ---- init and cleanup ------------------------------------------------------ */
-
-int serial_init(struct vm *vm, const struct vm_config *cfg)
+static void serial_unrealize(Device *dev)
 {
-    struct serial *s = &com1;
-    if (s->active) {
-        log_error("serial: COM1 is already set up");
-        return -1;
-    }
-    *s = (struct serial){
-        .vm = vm,
-        .msr = MSR_DCD | MSR_DSR | MSR_CTS,
-        .divisor = 12,            /* 9600 baud, as QEMU resets it */
-        .out_fd = -1,
-        .wake_fd = -1,
-    };
-
-    switch (cfg->serial) {
-    case SERIAL_TTY:
-        s->out_fd = STDOUT_FILENO;
-        break;
-    case SERIAL_FILE:
-        s->out_fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (s->out_fd < 0) {
-            log_error("--serial file=%s: %s", cfg->serial_path, strerror(errno));
-            return -1;
-        }
-        s->out_fd_owned = true;
-        break;
-    case SERIAL_OFF:
-        break;
-    }
-    if (s->out_fd >= 0) {
-        if (cfg->serial == SERIAL_TTY && isatty(STDIN_FILENO)) {
-            terminal_enter_raw_mode();
-            s->stdin_active = true;
-        }
-        if (start_io_thread(s) < 0) {
-            serial_cleanup();
-            return -1;
-        }
-    }
-    s->active = true;
-    devices_map_region(vm->sysio, COM1_BASE,
-                       memory_region_new_io("serial", NR_REGS, &serial_ops, s));
-    return 0;
+    SerialState *s = DEVICE_CAST(SerialState, dev);
+    serial_io_stop(s);
+    devices_unmap_all(&s->maps);
+    g_free(s->path);
+    s->path = NULL;
 }
 
-void serial_cleanup(void)
+static const DeviceClass serial_class = {
+    .name = "serial",
+    .instance_size = sizeof(SerialState),
+    .realize = serial_realize,
+    .reset = serial_reset,
+    .unrealize = serial_unrealize,
+};
+
+Device *serial_new(struct vm *vm, unsigned com, enum serial_mode mode, const char *path)
 {
-    struct serial *s = &com1;
-    if (s->thread_started) {
-        __atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE);
-        wake_thread(s);
-        pthread_join(s->thread, NULL);
-        s->thread_started = false;
+    if (com < 1 || com > VM_SERIAL_PORTS) {
+        log_error("serial: there is no COM%u (1..%u)", com, VM_SERIAL_PORTS);
+        return NULL;
     }
-    /* The registers stay usable (output discarded) should a late access come. */
-    memory_bql_lock();
-    flush_output(s);
-    if (s->out_fd_owned && s->out_fd >= 0)
-        close(s->out_fd);
+    char id[8];
+    snprintf(id, sizeof(id), "com%u", com);
+    Device *dev = device_new(vm, &serial_class, id);
+    if (!dev)
+        return NULL;
+    SerialState *s = DEVICE_CAST(SerialState, dev);
+    s->com = com;
+    s->base = com_base[com - 1];
+    s->irq = com_irq[com - 1];
+    s->mode = mode;
+    s->path = g_strdup(path);
     s->out_fd = -1;
-    s->out_fd_owned = false;
-    if (s->wake_fd >= 0)
-        close(s->wake_fd);
     s->wake_fd = -1;
-    s->stdin_active = false;
-    s->active = false;
-    memory_bql_unlock();
-    terminal_restore();
+    return dev;
 }

@@ -1,11 +1,13 @@
 /* The host terminal on stdin in raw mode for the serial console, and putting
- * it back however minivmm ends: devices_cleanup, exit(), or a fatal signal. */
+ * it back however minivmm ends: the UART's unrealize, exit(), a fatal signal,
+ * or an exit past a stuck vCPU. */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "devices/devices.h"
 #include "devices/internal.h"
 
 static struct termios saved_termios;

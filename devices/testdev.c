@@ -6,10 +6,12 @@
 #include "devices/testdev.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "devices/devices.h"
 #include "devices/internal.h"
@@ -18,22 +20,25 @@
 #define PATTERN_XOR   0xa5
 #define ROM_OFF_BYTE  0x5a   /* every byte a romd-off read returns */
 
-static struct testdev {
+typedef struct TestDev {
+    Device dev;
+    char *path;
     FILE *log;
-    MemoryRegion *rom;   /* owned by the tree; we do not hold a reference */
-} td;
+    MemoryRegion *rom;   /* held by `maps` */
+    DeviceMappings maps;
+} TestDev;
 
-static void td_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void td_log(const char *fmt, ...)
+static void td_log(TestDev *td, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void td_log(TestDev *td, const char *fmt, ...)
 {
-    if (!td.log)
+    if (!td->log)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(td.log, fmt, ap);
+    vfprintf(td->log, fmt, ap);
     va_end(ap);
-    fputc('\n', td.log);
-    fflush(td.log);
+    fputc('\n', td->log);
+    fflush(td->log);
 }
 
 /* The value of `size` pattern bytes starting at `off`, little-endian. */
@@ -47,32 +52,28 @@ static uint64_t pattern(hwaddr off, unsigned size)
 
 static MemTxResult mmio_read(void *opaque, hwaddr addr, uint64_t *data, unsigned size)
 {
-    (void)opaque;
     *data = pattern(addr, size);
-    td_log("mmio read off=0x%" PRIx64 " size=%u val=0x%" PRIx64, addr, size, *data);
+    td_log(opaque, "mmio read off=0x%" PRIx64 " size=%u val=0x%" PRIx64, addr, size, *data);
     return MEMTX_OK;
 }
 
 static MemTxResult mmio_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 {
-    (void)opaque;
-    td_log("mmio write off=0x%" PRIx64 " size=%u val=0x%" PRIx64, addr, size, data);
+    td_log(opaque, "mmio write off=0x%" PRIx64 " size=%u val=0x%" PRIx64, addr, size, data);
     return MEMTX_OK;
 }
 
 static MemTxResult pio_read(void *opaque, hwaddr addr, uint64_t *data, unsigned size)
 {
-    (void)opaque;
     *data = pattern(addr, size);
-    td_log("pio read port=0x%" PRIx64 " size=%u val=0x%" PRIx64,
+    td_log(opaque, "pio read port=0x%" PRIx64 " size=%u val=0x%" PRIx64,
            LAYOUT_TESTDEV_PIO + addr, size, *data);
     return MEMTX_OK;
 }
 
 static MemTxResult pio_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 {
-    (void)opaque;
-    td_log("pio write port=0x%" PRIx64 " size=%u val=0x%" PRIx64,
+    td_log(opaque, "pio write port=0x%" PRIx64 " size=%u val=0x%" PRIx64,
            LAYOUT_TESTDEV_PIO + addr, size, data);
     return MEMTX_OK;
 }
@@ -80,18 +81,16 @@ static MemTxResult pio_write(void *opaque, hwaddr addr, uint64_t data, unsigned 
 /* Reaches the device only with romd off; in romd mode reads come from RAM. */
 static MemTxResult rom_read(void *opaque, hwaddr addr, uint64_t *data, unsigned size)
 {
-    (void)opaque;
     *data = 0;
     for (unsigned i = 0; i < size; i++)
         *data |= (uint64_t)ROM_OFF_BYTE << (8 * i);
-    td_log("rom read off=0x%" PRIx64 " size=%u val=0x%" PRIx64, addr, size, *data);
+    td_log(opaque, "rom read off=0x%" PRIx64 " size=%u val=0x%" PRIx64, addr, size, *data);
     return MEMTX_OK;
 }
 
 static MemTxResult rom_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 {
-    (void)opaque;
-    td_log("rom write off=0x%" PRIx64 " size=%u val=0x%" PRIx64, addr, size, data);
+    td_log(opaque, "rom write off=0x%" PRIx64 " size=%u val=0x%" PRIx64, addr, size, data);
     return MEMTX_OK;
 }
 
@@ -106,7 +105,7 @@ static void write_rom_image(uint8_t *mem, unsigned n)
     mem[5] = 0xc3;
 }
 
-static void rom_swap(void)
+static void rom_swap(TestDev *td)
 {
     MemoryRegion *backing = memory_region_new_ram("testdev-rom-image2", TESTDEV_ROM_SIZE);
     if (!backing) {
@@ -114,27 +113,33 @@ static void rom_swap(void)
         return;
     }
     write_rom_image(memory_region_get_ram_ptr(backing), 2);
-    memory_region_rom_device_set_backing(td.rom, backing);
+    memory_region_rom_device_set_backing(td->rom, backing);
     memory_region_unref(backing);   /* the ROM device holds its own reference */
 }
 
 static MemTxResult ctrl_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 {
-    (void)opaque;
+    TestDev *td = opaque;
     (void)addr;
     (void)size;
     switch (data) {
     case TESTDEV_CMD_ROMD_OFF:
-        memory_region_rom_device_set_romd(td.rom, false);
+        memory_region_rom_device_set_romd(td->rom, false);
         break;
     case TESTDEV_CMD_ROMD_ON:
-        memory_region_rom_device_set_romd(td.rom, true);
+        memory_region_rom_device_set_romd(td->rom, true);
         break;
     case TESTDEV_CMD_ROM_SWAP:
-        rom_swap();
+        rom_swap(td);
         break;
+    case TESTDEV_CMD_STALL: {
+        struct timespec left = { 60, 0 };
+        while (nanosleep(&left, &left) < 0 && errno == EINTR)
+            continue;
+        break;
+    }
     default:
-        td_log("bad command 0x%" PRIx64, data);
+        td_log(td, "bad command 0x%" PRIx64, data);
         break;
     }
     return MEMTX_OK;
@@ -142,10 +147,9 @@ static MemTxResult ctrl_write(void *opaque, hwaddr addr, uint64_t data, unsigned
 
 static MemTxResult mark_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
 {
-    (void)opaque;
     (void)addr;
     (void)size;
-    td_log("mark 0x%" PRIx64, data);
+    td_log(opaque, "mark 0x%" PRIx64, data);
     return MEMTX_OK;
 }
 
@@ -199,46 +203,69 @@ static const MemoryRegionOps mark_ops = {
     .impl = { .min_access_size = 4, .max_access_size = 4 },
 };
 
-int testdev_init(struct vm *vm, const char *spec)
+static int testdev_realize(Device *dev)
+{
+    TestDev *td = DEVICE_CAST(TestDev, dev);
+    td->log = fopen(td->path, "we");
+    if (!td->log) {
+        log_error("--test-device log=%s: %s", td->path, strerror(errno));
+        return -1;
+    }
+    td->rom = memory_region_new_rom_device("testdev-rom", TESTDEV_ROM_SIZE, &rom_ops, td);
+    if (!td->rom) {
+        log_error("test device: cannot allocate its ROM: %s", strerror(errno));
+        return -1;
+    }
+    write_rom_image(memory_region_get_ram_ptr(td->rom), 1);
+
+    struct vm *vm = dev->vm;
+    DeviceMappings *m = &td->maps;
+    memory_region_transaction_begin();
+    /* First: the ROM is handed over (to `maps`, or dropped) whatever happens. */
+    int r = devices_map_region(dev, m, vm->sysmem, LAYOUT_TESTDEV_ROM, td->rom);
+    if (r)
+        td->rom = NULL;
+    r = r ? r : devices_map_region(dev, m, vm->sysmem, LAYOUT_TESTDEV_MMIO,
+                                   memory_region_new_io("testdev-mmio", TESTDEV_MMIO_SIZE,
+                                                        &mmio_ops, td));
+    r = r ? r : devices_map_region(dev, m, vm->sysio, LAYOUT_TESTDEV_PIO,
+                                   memory_region_new_io("testdev-pio", TESTDEV_PIO_SIZE,
+                                                        &pio_ops, td));
+    r = r ? r : devices_map_region(dev, m, vm->sysio, TESTDEV_PORT_CTRL,
+                                   memory_region_new_io("testdev-ctrl", 4, &ctrl_ops, td));
+    r = r ? r : devices_map_region(dev, m, vm->sysio, TESTDEV_PORT_MARK,
+                                   memory_region_new_io("testdev-mark", 4, &mark_ops, td));
+    memory_region_transaction_commit();
+    return r;
+}
+
+static void testdev_unrealize(Device *dev)
+{
+    TestDev *td = DEVICE_CAST(TestDev, dev);
+    devices_unmap_all(&td->maps);
+    if (td->log)
+        fclose(td->log);
+    td->log = NULL;
+    g_free(td->path);
+    td->path = NULL;
+}
+
+static const DeviceClass testdev_class = {
+    .name = "testdev",
+    .instance_size = sizeof(TestDev),
+    .realize = testdev_realize,
+    .unrealize = testdev_unrealize,
+};
+
+Device *testdev_new(struct vm *vm, const char *spec)
 {
     static const char prefix[] = "log=";
     if (strncmp(spec, prefix, sizeof(prefix) - 1) || !spec[sizeof(prefix) - 1]) {
         log_error("--test-device %s: expected log=PATH", spec);
-        return -1;
+        return NULL;
     }
-    const char *path = spec + sizeof(prefix) - 1;
-    FILE *log = fopen(path, "we");
-    if (!log) {
-        log_error("--test-device log=%s: %s", path, strerror(errno));
-        return -1;
-    }
-    MemoryRegion *rom = memory_region_new_rom_device("testdev-rom", TESTDEV_ROM_SIZE,
-                                                     &rom_ops, &td);
-    if (!rom) {
-        log_error("test device: cannot allocate its ROM: %s", strerror(errno));
-        fclose(log);
-        return -1;
-    }
-    td = (struct testdev){ .log = log, .rom = rom };
-    write_rom_image(memory_region_get_ram_ptr(rom), 1);
-
-    memory_region_transaction_begin();
-    devices_map_region(vm->sysmem, LAYOUT_TESTDEV_MMIO,
-                       memory_region_new_io("testdev-mmio", TESTDEV_MMIO_SIZE, &mmio_ops, &td));
-    devices_map_region(vm->sysmem, LAYOUT_TESTDEV_ROM, td.rom);
-    devices_map_region(vm->sysio, LAYOUT_TESTDEV_PIO,
-                       memory_region_new_io("testdev-pio", TESTDEV_PIO_SIZE, &pio_ops, &td));
-    devices_map_region(vm->sysio, TESTDEV_PORT_CTRL,
-                       memory_region_new_io("testdev-ctrl", 4, &ctrl_ops, &td));
-    devices_map_region(vm->sysio, TESTDEV_PORT_MARK,
-                       memory_region_new_io("testdev-mark", 4, &mark_ops, &td));
-    memory_region_transaction_commit();
-    return 0;
-}
-
-void testdev_cleanup(void)
-{
-    if (td.log)
-        fclose(td.log);
-    td.log = NULL;
+    Device *dev = device_new(vm, &testdev_class, NULL);
+    if (dev)
+        DEVICE_CAST(TestDev, dev)->path = g_strdup(spec + sizeof(prefix) - 1);
+    return dev;
 }

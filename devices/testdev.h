@@ -29,6 +29,8 @@
 #define TESTDEV_CMD_ROMD_OFF 1   /* ROM device: reads and writes go to its ops */
 #define TESTDEV_CMD_ROMD_ON  2   /* ROM device: reads from its RAM backing again */
 #define TESTDEV_CMD_ROM_SWAP 3   /* hand the ROM device a new backing (image 2) */
+#define TESTDEV_CMD_STALL    4   /* a stuck device: the op returns after 60 s, holding
+                                    the big lock all along (teardown tests) */
 
 /* ROM device: 64 KiB at LAYOUT_TESTDEV_ROM, starting in romd mode with image 1.
  * Image n holds, at offset 0, x86 code `mov eax, TESTDEV_ROM_MAGIC(n); ret`

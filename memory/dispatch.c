@@ -10,7 +10,15 @@
  * Not in the sanitizer build: liburcu-bp's reader registry places its reader
  * structs below their declared 128-byte alignment (harmless on x86), and UBSan
  * would report that from the inlined code. */
-#ifndef __SANITIZE_ADDRESS__
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)  /* clang: no __SANITIZE_ADDRESS__ */
+#define MINIVMM_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
+#define MINIVMM_ASAN 1
+#endif
+#ifndef MINIVMM_ASAN
 #define _LGPL_SOURCE
 #endif
 #include <urcu-bp.h>
@@ -122,6 +130,12 @@ static MemTxResult access_units(const MemoryRegion *mr, hwaddr off, uint8_t *buf
             w = impl.min;
             if (!ops->impl.unaligned)
                 base = pos & ~(hwaddr)(w - 1);
+            /* Never past the region's end: sizes are multiples of impl.min
+             * (memory_region_new_io), so only an unaligned unit can reach over;
+             * it moves back to end at the region's last byte. */
+            hwaddr last = mr->size == UINT64_MAX ? UINT64_MAX : mr->size - 1;
+            if (w - 1 > last - base)
+                base = last - (w - 1);
         }
         /* Compared as distances: base + w may be 2^64 at the top of a huge region. */
         bool whole_unit = base == pos && end - base >= w;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <inttypes.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -14,6 +15,12 @@
 #include "util/log.h"
 
 /* ---- the big lock ---------------------------------------------------------------
+ * One per process, shared by every VM in it (like QEMU's BQL), on purpose: the
+ * memory core's transactions re-render every address space at the outermost
+ * commit, and regions may be referenced from several trees, so tree changes
+ * must be serialised process-wide anyway; device ops run under it so a model
+ * needs no locking of its own. It guards state, but holds none of any device:
+ * that lives in the device instances (devices/device.h).
  * A per-thread flag, so code can ask "do I hold it?" and take the lock only when it
  * does not (dispatch from a vCPU thread vs. from a device op), and a futex lock
  * (0 free, 1 held, 2 held with waiters) rather than a pthread mutex: it is taken
@@ -159,6 +166,17 @@ MemoryRegion *memory_region_new_rom(const char *name, uint64_t size)
     return mr;
 }
 
+/* A unit widened to impl.min must stay inside the region (dispatch.c). */
+static bool ops_fit_size(const char *name, uint64_t size, const MemoryRegion *mr)
+{
+    /* UINT64_MAX stands for 2^64 (memory.h). */
+    if ((size == UINT64_MAX ? 0 : size) % mr->impl_min == 0)
+        return true;
+    log_error("memory: region '%s' of %" PRIu64 " bytes is not a multiple of its "
+              "%u-byte minimum implemented access", name ? name : "", size, mr->impl_min);
+    return false;
+}
+
 MemoryRegion *memory_region_new_io(const char *name, uint64_t size,
                                    const MemoryRegionOps *ops, void *opaque)
 {
@@ -166,6 +184,10 @@ MemoryRegion *memory_region_new_io(const char *name, uint64_t size,
     mr->ops = ops;
     mr->opaque = opaque;
     memory_region_set_access_sizes(mr);
+    if (!ops_fit_size(name, size, mr)) {
+        memory_region_unref(mr);
+        return NULL;
+    }
     return mr;
 }
 
@@ -189,6 +211,10 @@ MemoryRegion *memory_region_new_rom_device(const char *name, uint64_t size,
     mr->opaque = opaque;
     memory_region_set_access_sizes(mr);
     mr->rom_backing = backing; /* the constructor's reference passes to mr */
+    if (!ops_fit_size(name, size, mr)) {
+        memory_region_unref(mr);
+        return NULL;
+    }
     mr->romd_mode = true;
     return mr;
 }
@@ -256,6 +282,34 @@ void memory_region_unref(MemoryRegion *mr)
 }
 
 /* ---- the tree ------------------------------------------------------------------------ */
+/* Whether `from` reaches `to` through subregions and alias targets. Each region
+ * is visited once, so a tree with shared parts costs its size, not its paths. */
+static bool region_reaches(MemoryRegion *from, const MemoryRegion *to, GHashTable *seen)
+{
+    if (from == to)
+        return true;
+    if (!g_hash_table_add(seen, from))
+        return false;
+    if (from->alias && region_reaches(from->alias, to, seen))
+        return true;
+    for (unsigned i = 0; i < from->nr_subregions; i++)
+        if (region_reaches(from->subregions[i], to, seen))
+            return true;
+    return false;
+}
+
+/* Adding `sub` to `container` closes a cycle when `sub` already reaches it (an
+ * alias of the container, or of one of its ancestors' contents). Refused at
+ * once: rendering a container that holds two aliases of itself would walk
+ * 2^depth paths before any depth cap stopped it. */
+static bool closes_cycle(MemoryRegion *container, MemoryRegion *sub)
+{
+    GHashTable *seen = g_hash_table_new(NULL, NULL);
+    bool cycle = region_reaches(sub, container, seen);
+    g_hash_table_destroy(seen);
+    return cycle;
+}
+
 static void add_subregion(MemoryRegion *container, hwaddr addr, MemoryRegion *sub,
                           int priority)
 {
@@ -266,6 +320,12 @@ static void add_subregion(MemoryRegion *container, hwaddr addr, MemoryRegion *su
     memory_region_transaction_begin();
     if (sub->container) {
         log_error("memory: region '%s' is already in '%s'", sub->name, sub->container->name);
+        memory_region_transaction_commit();
+        return;
+    }
+    if (closes_cycle(container, sub)) {
+        log_error("memory: adding '%s' to '%s' would make a cycle", sub->name,
+                  container->name);
         memory_region_transaction_commit();
         return;
     }

@@ -41,23 +41,26 @@ void log_debug(const char *fmt, ...)
     va_end(ap);
 }
 
+/* vCPU threads share one limiter per call site: every field is updated
+ * atomically. The thread that moves the window on collects the count of
+ * suppressed messages; a racing thread may at worst let one extra line through
+ * at a window change. */
 bool log_ratelimit_allow(LogRateLimit *rl, unsigned *suppressed)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     *suppressed = 0;
-    if (now - rl->window_start_ns >= 1000000000ull) {
-        *suppressed = rl->suppressed;
-        rl->window_start_ns = now;
-        rl->count = 0;
-        rl->suppressed = 0;
+    uint64_t start = __atomic_load_n(&rl->window_start_ns, __ATOMIC_ACQUIRE);
+    if (now - start >= 1000000000ull &&
+        __atomic_compare_exchange_n(&rl->window_start_ns, &start, now, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        *suppressed = __atomic_exchange_n(&rl->suppressed, 0, __ATOMIC_ACQ_REL);
+        __atomic_store_n(&rl->count, 0, __ATOMIC_RELEASE);
     }
-    if (rl->count < 10) {
-        rl->count++;
+    if (__atomic_fetch_add(&rl->count, 1, __ATOMIC_ACQ_REL) < LOG_RATELIMIT_BURST)
         return true;
-    }
-    rl->suppressed++;
+    __atomic_fetch_add(&rl->suppressed, 1, __ATOMIC_RELAXED);
     return false;
 }
 

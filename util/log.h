@@ -10,8 +10,10 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Only printed with MINIVMM_DEBUG set in the environment. */
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Guest-triggered messages: at most a burst of 10, then one per second, per call site. */
-typedef struct LogRateLimit {
+/* Guest-triggered messages: at most a burst of 10 per second, per call site.
+ * Safe to use from several threads at once. */
+#define LOG_RATELIMIT_BURST 10
+typedef struct LogRateLimit {   /* atomic fields */
     uint64_t window_start_ns;
     unsigned count;
     unsigned suppressed;

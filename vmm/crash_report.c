@@ -2,7 +2,9 @@
  * guest death can be diagnosed from the log alone. */
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <urcu-bp.h>
 
 #include "vmm/vcpu.h"
 
@@ -84,8 +86,29 @@ static void print_registers(FILE *out, const struct kvm_regs *r)
             r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip, r->rflags);
 }
 
+/* Up to `len` bytes of guest RAM (or ROM) at `gpa`, never device memory: the
+ * report must not call a device's read op, which may have side effects (RIP
+ * in MMIO). Returns how many bytes were copied. */
+static unsigned read_ram(struct vm *vm, uint64_t gpa, uint8_t *buf, unsigned len)
+{
+    unsigned got = 0;
+    rcu_read_lock();
+    const FlatView *fv = address_space_get_flatview(vm->as_mem);
+    while (got < len) {
+        const FlatRange *fr = flatview_lookup(fv, gpa + got);
+        if (!fr || !fr->host || fr->mr->type == MR_RAM_DEVICE)
+            break;
+        uint64_t off = gpa + got - fr->addr;
+        uint64_t n = fr->size - off < len - got ? fr->size - off : len - got;
+        memcpy(buf + got, fr->host + off, n);
+        got += (unsigned)n;
+    }
+    rcu_read_unlock();
+    return got;
+}
+
 /* The bytes at linear address `la`, page by page through the guest's own
- * translation; stops at the first page that does not translate. */
+ * translation; stops at the first page that does not translate or is not RAM. */
 static unsigned read_code(const struct vcpu *v, uint64_t la, uint8_t *buf, uint64_t *gpa0)
 {
     unsigned got = 0;
@@ -97,9 +120,10 @@ static unsigned read_code(const struct vcpu *v, uint64_t la, uint8_t *buf, uint6
             *gpa0 = t.physical_address;
         uint64_t in_page = PAGE_4K - ((la + got) & (PAGE_4K - 1));
         unsigned n = CODE_BYTES - got < in_page ? CODE_BYTES - got : (unsigned)in_page;
-        if (address_space_read(v->vm->as_mem, t.physical_address, buf + got, n) != MEMTX_OK)
+        unsigned copied = read_ram(v->vm, t.physical_address, buf + got, n);
+        got += copied;
+        if (copied < n)
             break;
-        got += n;
     }
     return got;
 }
@@ -137,9 +161,12 @@ void crash_report(struct vcpu *v, const char *what)
         /* Outside 64-bit mode the code segment's base counts (and wraps at 4 GiB). */
         uint64_t la = sregs.cs.l ? regs.rip : (uint32_t)(sregs.cs.base + regs.rip);
         uint8_t code[CODE_BYTES];
-        uint64_t gpa = 0;
+        uint64_t gpa = UINT64_MAX;
         unsigned n = read_code(v, la, code, &gpa);
-        if (n == 0) {
+        if (n == 0 && gpa != UINT64_MAX) {
+            fprintf(out, "minivmm:   code at rip (gpa 0x%llx): not RAM, not read\n",
+                    (unsigned long long)gpa);
+        } else if (n == 0) {
             fprintf(out, "minivmm:   code at rip: linear 0x%llx does not translate\n",
                     (unsigned long long)la);
         } else {

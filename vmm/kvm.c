@@ -194,6 +194,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
 void vm_destroy(struct vm *vm)
 {
+    vm_devices_destroy(vm);
     vcpus_destroy(vm);
     /* Device instances only once no vCPU thread can reach them any more. */
     if (!vm->vcpus)

@@ -6,7 +6,10 @@
  * which serves them correctly, only slower. A memslot cannot be changed in
  * place: a batch applies all deletions before the additions, and when a deleted
  * range overlaps an added one the vCPUs are paused in between, so no vCPU sees
- * the hole (it would take the access as MMIO, e.g. a read of RAM as all-ones). */
+ * the hole (it would take the access as MMIO, e.g. a read of RAM as all-ones).
+ * When the slots run out, further sections stay unmapped too (one warning):
+ * dispatch serves them from their host memory, only slower, and a vCPU cannot
+ * run code from them. */
 #include "vmm/kvm_memory.h"
 
 #include <errno.h>
@@ -42,6 +45,7 @@ struct kvm_memory_listener {
     struct kvm_slot *slots;       /* index = KVM slot id */
     unsigned nr_slots;
     bool in_batch;
+    bool warned_full;             /* the out-of-slots warning was given */
     struct slot_list dels, adds;  /* the batch between begin and commit */
 };
 
@@ -103,8 +107,9 @@ static void apply_del(struct kvm_memory_listener *kl, const struct kvm_slot *slo
     for (unsigned id = 0; id < kl->nr_slots; id++) {
         struct kvm_slot *s = &kl->slots[id];
         if (s->used && s->gpa == slot->gpa && s->size == slot->size && s->host == slot->host) {
-            set_slot(kl, id, s, true);
-            s->used = false;
+            /* A slot KVM still has is not free (set_slot has asked for the exit). */
+            if (set_slot(kl, id, s, true) == 0)
+                s->used = false;
             return;
         }
     }
@@ -119,9 +124,12 @@ static void apply_add(struct kvm_memory_listener *kl, const struct kvm_slot *slo
             return;
         }
     }
-    log_error("out of KVM memory slots (%u) mapping gpa 0x%llx", kl->nr_slots,
-              (unsigned long long)slot->gpa);
-    vm_request_exit(kl->vm, EXIT_HOST_ERROR);
+    if (!kl->warned_full) {
+        kl->warned_full = true;
+        log_warn("all %u KVM memory slots in use: gpa 0x%llx and later sections are served "
+                 "by dispatch (slower; no code can run from them)", kl->nr_slots,
+                 (unsigned long long)slot->gpa);
+    }
 }
 
 static void list_push(struct kvm_memory_listener *kl, struct slot_list *list,
@@ -253,6 +261,15 @@ int kvm_memory_listener_init(struct vm *vm)
     vm->kvm_memory = kl;
     memory_listener_register(&kl->ml, vm->as_mem);
     return 0;
+}
+
+unsigned kvm_memory_slots_used(const struct vm *vm)
+{
+    const struct kvm_memory_listener *kl = vm->kvm_memory;
+    unsigned n = 0;
+    for (unsigned id = 0; kl && id < kl->nr_slots; id++)
+        n += kl->slots[id].used;
+    return n;
 }
 
 void kvm_memory_listener_free(struct vm *vm)

@@ -39,7 +39,9 @@ int loader_file_open(struct loader_file *f, const char *path)
 {
     struct stat st;
     f->path = path;
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer before the
+     * check below could refuse it. Reads of regular files ignore the flag. */
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (f->fd < 0) {
         log_error("%s: cannot open: %s", path, strerror(errno));
         return -1;

@@ -157,7 +157,11 @@ int loader_elf_check_entry(const struct loader_file *f, const struct loader_elf 
     return -1;
 }
 
-/* Looks for the PVH entry note among the notes of one PT_NOTE segment.
+/* Kernels carry a few KiB of notes; a bigger PT_NOTE segment is not one we boot. */
+#define NOTE_SEGMENT_MAX (16u << 20)
+
+/* Looks for the PVH entry note among the notes of one PT_NOTE segment, read
+ * into memory in one go (one read per note made a huge segment take minutes).
  * Returns 1 and sets *entry if found, 0 if not, -1 on a malformed note. */
 static int find_pvh_note(const struct loader_file *f, const Elf64_Phdr *ph, uint64_t *entry)
 {
@@ -169,39 +173,49 @@ static int find_pvh_note(const struct loader_file *f, const Elf64_Phdr *ph, uint
         log_error("%s: truncated: a PT_NOTE segment runs past the end of the file", f->path);
         return -1;
     }
-    while (len - pos >= sizeof(Elf64_Nhdr)) {
+    if (len > NOTE_SEGMENT_MAX) {
+        log_error("%s: a PT_NOTE segment of 0x%" PRIx64 " bytes, more than the %u MiB "
+                  "minivmm reads", f->path, len, NOTE_SEGMENT_MAX >> 20);
+        return -1;
+    }
+    uint8_t *notes = malloc(len ? len : 1);
+    if (!notes) {
+        log_error("%s: no memory for its ELF notes", f->path);
+        return -1;
+    }
+    int found = 0;
+    if (loader_file_read(f, ph->p_offset, notes, len, "ELF notes") < 0)
+        found = -1;
+    while (found == 0 && len - pos >= sizeof(Elf64_Nhdr)) {
         Elf64_Nhdr nh;
-        char name[4];
-        uint64_t at = ph->p_offset + pos;
-        if (loader_file_read(f, at, &nh, sizeof(nh), "ELF note") < 0)
-            return -1;
+        memcpy(&nh, notes + pos, sizeof(nh));
         uint64_t name_len = loader_align_up(nh.n_namesz, align);
         uint64_t desc_len = loader_align_up(nh.n_descsz, align);
         uint64_t note_len = sizeof(nh) + name_len + desc_len;
         if (note_len > len - pos) {
             log_error("%s: an ELF note runs past the end of its PT_NOTE segment", f->path);
-            return -1;
+            found = -1;
+            break;
         }
-        if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == sizeof(name)) {
-            if (loader_file_read(f, at + sizeof(nh), name, sizeof(name), "ELF note") < 0)
-                return -1;
-            if (!memcmp(name, "Xen", sizeof(name))) {
-                uint64_t desc_at = at + sizeof(nh) + name_len, value = 0;
-                if (nh.n_descsz != 4 && nh.n_descsz != 8) {
-                    log_error("%s: the PVH entry note holds %" PRIu32 " bytes, expected 4 or 8",
-                              f->path, nh.n_descsz);
-                    return -1;
-                }
-                /* Little-endian guest and host: the low bytes come first. */
-                if (loader_file_read(f, desc_at, &value, nh.n_descsz, "PVH note") < 0)
-                    return -1;
-                *entry = value;
-                return 1;
+        const uint8_t *name = notes + pos + sizeof(nh), *desc = name + name_len;
+        if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
+            !memcmp(name, "Xen", 4)) {
+            if (nh.n_descsz != 4 && nh.n_descsz != 8) {
+                log_error("%s: the PVH entry note holds %" PRIu32 " bytes, expected 4 or 8",
+                          f->path, nh.n_descsz);
+                found = -1;
+                break;
             }
+            /* Little-endian guest and host: the low bytes come first. */
+            uint64_t value = 0;
+            memcpy(&value, desc, nh.n_descsz);
+            *entry = value;
+            found = 1;
         }
         pos += note_len;
     }
-    return 0;
+    free(notes);
+    return found;
 }
 
 static int find_pvh_entry(const struct loader_file *f, const struct loader_elf *elf,

@@ -1,6 +1,7 @@
 /* minivmm: parse the command line, build the machine, run it, exit with the
  * guest's status. stdout belongs to the guest's serial console. */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "devices/device.h"
 #include "devices/devices.h"
@@ -19,9 +20,7 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
     /* First: the other devices' lines lead to it. */
     if (cfg->irqchip == IRQCHIP_SPLIT && !ioapic_create(vm))
         return EXIT_HOST_ERROR;
-    if (serial_init(vm, cfg) || debug_exit_init(vm, cfg->debug_exit_port) || i8042_init(vm))
-        return EXIT_USAGE;
-    if (cfg->test_device && testdev_init(vm, cfg->test_device))
+    if (devices_create(vm, cfg))
         return EXIT_USAGE;
     if (cfg->iommu && !vtd_create(vm, &(VTDConfig){ .caching_mode = cfg->iommu_caching_mode,
                                                      .intremap = cfg->iommu_intremap }))
@@ -61,7 +60,13 @@ static int run(const struct vm_config *cfg)
             status = vm_wait_for_exit(&vm);
         }
     }
-    devices_cleanup();
+    if (!vm_vcpus_stopped(&vm)) {
+        /* A live vCPU may still use RAM, the address spaces and the devices:
+         * release nothing, just give the terminal back and leave. */
+        log_warn("exiting with status %d without releasing the VM", status);
+        terminal_restore();
+        _exit(status);
+    }
     vm_destroy(&vm);
     return status;
 }

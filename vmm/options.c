@@ -120,19 +120,47 @@ static int opt_memory(struct vm_config *cfg, const char *value, char *err, size_
     return 0;
 }
 
-static int opt_serial(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+static int parse_serial_mode(const char *opt, const char *value, enum serial_mode *mode,
+                             const char **path, char *err, size_t errlen)
 {
     if (!strcmp(value, "tty")) {
-        cfg->serial = SERIAL_TTY;
+        *mode = SERIAL_TTY;
     } else if (!strcmp(value, "off")) {
-        cfg->serial = SERIAL_OFF;
+        *mode = SERIAL_OFF;
     } else if (!strncmp(value, "file=", 5) && value[5]) {
-        cfg->serial = SERIAL_FILE;
-        cfg->serial_path = value + 5;
+        *mode = SERIAL_FILE;
+        *path = value + 5;
     } else {
-        FAIL("--serial: bad value '%s' (expected tty, off or file=PATH)", value);
+        FAIL("%s: bad value '%s' (expected tty, off or file=PATH)", opt, value);
     }
     return 0;
+}
+
+static int opt_serial(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    return parse_serial_mode("--serial", value, &cfg->serial, &cfg->serial_path, err, errlen);
+}
+
+/* --serial-port N,MODE: COM2-COM4 (COM1 is --serial); once per port. */
+static int opt_serial_port(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    const char *comma = strchr(value, ',');
+    char num[8];
+    uint64_t n;
+    size_t len = comma ? (size_t)(comma - value) : 0;
+    if (!comma || len == 0 || len >= sizeof(num))
+        FAIL("--serial-port: bad value '%s' (expected N,MODE with N 2..%d)", value,
+             VM_SERIAL_PORTS);
+    memcpy(num, value, len);
+    num[len] = '\0';
+    if (!parse_u64(num, &n) || n < 2 || n > VM_SERIAL_PORTS)
+        FAIL("--serial-port: bad port '%s' (expected 2..%d; COM1 is --serial)", num,
+             VM_SERIAL_PORTS);
+    struct serial_port_config *p = &cfg->more_serial[n - 2];
+    if (p->present)
+        FAIL("--serial-port: COM%u given twice", (unsigned)n);
+    p->present = true;
+    return parse_serial_mode("--serial-port", comma + 1, &p->mode, &p->path, err, errlen);
 }
 
 static int opt_port(struct vm_config *cfg, const char *value, char *err, size_t errlen)
@@ -155,12 +183,13 @@ static int opt_irqchip(struct vm_config *cfg, const char *value, char *err, size
     return 0;
 }
 
-/* Repeatable, one device per kind: `pc` (QEMU's pc-testdev) and `log=PATH`
- * (ours); a kind given again replaces its earlier value. */
+/* Repeatable, once per kind: `pc` (QEMU's pc-testdev) and `log=PATH` (ours). */
 static int opt_test_device(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     const char *path;
     if (!strcmp(value, "pc")) {
+        if (cfg->pc_testdev)
+            FAIL("--test-device pc given twice");
         cfg->pc_testdev = true;
         return 0;
     }
@@ -168,6 +197,8 @@ static int opt_test_device(struct vm_config *cfg, const char *value, char *err, 
         return -1;
     if (!*path)
         FAIL("--test-device: empty log path");
+    if (cfg->test_device)
+        FAIL("--test-device log=PATH given twice");
     cfg->test_device = value;
     return 0;
 }
@@ -248,6 +279,7 @@ static const struct option_def {
     { "cpus", OPT_VALUE, opt_cpus },
     { "memory", OPT_VALUE, opt_memory },
     { "serial", OPT_VALUE, opt_serial },
+    { "serial-port", OPT_VALUE, opt_serial_port },
     { "cpu-features", OPT_VALUE, opt_cpu_features },
     { "test-device", OPT_VALUE, opt_test_device },
     { "debug-exit-port", OPT_VALUE, opt_port },
@@ -266,16 +298,31 @@ static const struct option_def *find_option(const char *name, size_t len)
     return NULL;
 }
 
+/* Options are single-valued (given twice is an error, not "the last wins")
+ * except these, which collect one value per use (devices one may add several
+ * of belong here). */
+static bool option_repeatable(const struct option_def *def)
+{
+    static const char *const repeatable[] = { "serial-port", "test-device" };
+    for (size_t i = 0; i < sizeof(repeatable) / sizeof(repeatable[0]); i++)
+        if (!strcmp(def->name, repeatable[i]))
+            return true;
+    return def->kind == OPT_FLAG_HELP || def->kind == OPT_FLAG_VERSION;
+}
+
 static int check_readable(const char *what, const char *path, char *err, size_t errlen)
 {
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO would otherwise block the open until a writer comes. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         FAIL("cannot read %s '%s': %s", what, path, strerror(errno));
     int r = fstat(fd, &st);
     close(fd);
     if (r == 0 && S_ISDIR(st.st_mode))
         FAIL("cannot read %s '%s': %s", what, path, strerror(EISDIR));
+    if (r == 0 && !S_ISREG(st.st_mode))
+        FAIL("cannot read %s '%s': not a regular file", what, path);
     return 0;
 }
 
@@ -289,6 +336,7 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
         .serial = SERIAL_TTY,
         .debug_exit_port = 0xf4,
     };
+    bool seen[sizeof(option_defs) / sizeof(option_defs[0])] = { false };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strncmp(arg, "--", 2) || !arg[2]) {
@@ -302,6 +350,11 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
             snprintf(err, errlen, "unknown option '--%.*s' (see --help)", (int)len, name);
             return OPTIONS_ERROR;
         }
+        if (seen[def - option_defs] && !option_repeatable(def)) {
+            snprintf(err, errlen, "option --%s given twice", def->name);
+            return OPTIONS_ERROR;
+        }
+        seen[def - option_defs] = true;
         if (def->kind == OPT_OPTIONAL_VALUE) {
             const char *v = eq ? eq + 1 : "";
             if (!eq && i + 1 < argc && strncmp(argv[i + 1], "--", 2))
@@ -352,6 +405,14 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
         snprintf(err, errlen, "no kernel given (use --kernel PATH)");
         return OPTIONS_ERROR;
     }
+    unsigned on_tty = cfg->serial == SERIAL_TTY;
+    for (unsigned n = 0; n < VM_SERIAL_PORTS - 1; n++)
+        on_tty += cfg->more_serial[n].present && cfg->more_serial[n].mode == SERIAL_TTY;
+    if (on_tty > 1) {
+        snprintf(err, errlen, "only one serial port can use the terminal (tty); "
+                 "COM1 does unless --serial says otherwise");
+        return OPTIONS_ERROR;
+    }
     if (cfg->kernel && !cfg->dump_mtree && check_readable("kernel", cfg->kernel, err, errlen))
         return OPTIONS_ERROR;
     if (cfg->initramfs && !cfg->dump_mtree &&
@@ -366,7 +427,8 @@ void options_usage(FILE *out)
 "Usage: minivmm --kernel PATH [OPTIONS]\n"
 "Runs one x86-64 guest on KVM. The guest's serial console is on stdin/stdout.\n"
 "\n"
-"Options (--opt VALUE and --opt=VALUE both work):\n"
+"Options (--opt VALUE and --opt=VALUE both work; each at most once unless\n"
+"marked repeatable):\n"
 "  --kernel PATH          kernel: ELF vmlinux (PVH entry), bzImage or multiboot image\n"
 "  --initramfs PATH       initial ramdisk\n"
 "  --cmdline STR          kernel command line (default empty)\n"
@@ -374,12 +436,15 @@ void options_usage(FILE *out)
 "  --memory size=SIZE     guest RAM, 2M..1T in 4K multiples; K/M/G/T suffixes\n"
 "                         (default 512M)\n"
 "  --serial MODE          COM1: tty (default), file=PATH or off\n"
+"  --serial-port N,MODE   adds COM N (2..4) with output MODE as above; repeatable,\n"
+"                         once per port; only one port may be on the terminal\n"
 "  --cpu-features LIST    guest CPUID changes, e.g. -cx16,+xsaveerptr: '+name' (or\n"
 "                         'name') sets a feature and what it needs, '-name' hides it\n"
 "                         and what needs it; applied left to right. On kvm_pvm hosts\n"
 "                         %s is applied first (a warning says so).\n"
 "  --debug-exit-port N    port of the debug-exit device (default 0xf4): writing V\n"
-"                         ends minivmm with status (V << 1) | 1\n"
+"                         ends minivmm with status (V << 1) | 1. Devices whose\n"
+"                         ports or addresses overlap are a usage error.\n"
 "  --iommu [KEY=on|off,...]\n"
 "                         an Intel VT-d IOMMU at 0xfed90000 for every PCI function\n"
 "                         (ACPI DMAR); keys: caching-mode (default off: CAP.CM, the\n"

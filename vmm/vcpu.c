@@ -331,6 +331,14 @@ int vm_wait_for_exit(struct vm *vm)
     return status;
 }
 
+bool vm_vcpus_stopped(const struct vm *vm)
+{
+    for (unsigned i = 0; i < nr_created(vm); i++)
+        if (vm->vcpus[i].thread_started)
+            return false;
+    return true;
+}
+
 void vcpus_destroy(struct vm *vm)
 {
     if (!vm->vcpus)

@@ -24,14 +24,22 @@ enum serial_mode { SERIAL_TTY, SERIAL_FILE, SERIAL_OFF };
 /* IRQCHIP_DEFAULT only while parsing: options_parse resolves it. */
 enum irqchip_mode { IRQCHIP_DEFAULT, IRQCHIP_KERNEL, IRQCHIP_SPLIT };
 
+#define VM_SERIAL_PORTS 4       /* COM1-COM4 */
+struct serial_port_config {
+    bool present;
+    enum serial_mode mode;
+    const char *path;           /* SERIAL_FILE */
+};
+
 struct vm_config {
     const char *kernel;
     const char *initramfs;
     const char *cmdline;        /* never NULL after parsing ("" when not given) */
     unsigned nr_cpus;
     uint64_t mem_size;
-    enum serial_mode serial;
+    enum serial_mode serial;    /* COM1 (always present) */
     const char *serial_path;
+    struct serial_port_config more_serial[VM_SERIAL_PORTS - 1]; /* COM2-COM4 (--serial-port) */
     const char *cpu_features;   /* NULL: host-compatibility defaults only */
     bool dump_mtree;
     const char *test_device;    /* --test-device log=PATH: the integration test device */
@@ -125,7 +133,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg);
 int vm_start_vcpus(struct vm *vm, const struct boot_regs *regs);
 /* Waits for an exit request, joins the vCPU threads; returns the exit status. */
 int vm_wait_for_exit(struct vm *vm);
-/* Releases what vm_create made (vCPU threads must have stopped). */
+/* False when a vCPU thread did not stop within vm_wait_for_exit's time limit
+ * (stuck in a device or the kernel): it may still use the address spaces, RAM
+ * and devices, so the VM must not be torn down; the caller exits instead. */
+bool vm_vcpus_stopped(const struct vm *vm);
+/* Destroys the devices (vm_devices_destroy), then releases what vm_create
+ * made (vCPU threads must have stopped). */
 void vm_destroy(struct vm *vm);
 
 /* Ask the VM to stop with `status` (first request wins); kicks every vCPU. */

@@ -93,8 +93,7 @@ int main(int argc, char **argv)
         .serial = SERIAL_OFF, .dump_mtree = true, .debug_exit_port = 0xf4,
     };
     struct vm vm;
-    if (vm_create(&vm, &cfg) || serial_init(&vm, &cfg) || debug_exit_init(&vm, 0xf4) ||
-        i8042_init(&vm))
+    if (vm_create(&vm, &cfg) || devices_create(&vm, &cfg))
         return 1;
     add_scratch(vm.sysio, BENCH_PORT, "bench-pio");
     add_scratch(vm.sysio, BENCH_PORT + 8, "bench-pio2");
@@ -126,7 +125,6 @@ int main(int argc, char **argv)
 
     printf("%ld repetitions each; last value 0x%x\n", n, scratch);
     free(run);
-    devices_cleanup();
     vm_destroy(&vm);
     return err ? 1 : 0;
 }

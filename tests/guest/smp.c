@@ -3,6 +3,12 @@
  * "cpu N online" (N = its APIC ID) and counts itself in with lock xadd; the BSP
  * waits, bounded, for all of them and prints "all N cpus online".
  * N comes from the command line: cpus=N (the runner passes --cmdline cpus=N).
+ * With flood=1 the BSP then prints lines without end while AP 1, once
+ * FLOOD_BYTES have gone out (or after a long TSC wait, should output block),
+ * crashes the guest with a triple fault: minivmm must exit with status 6 even
+ * when nobody reads its output. With stall=1 the BSP instead gets stuck in a
+ * device (the test device's stall command, holding the big lock) and AP 1 then
+ * crashes the guest: minivmm must give up on the BSP and exit with status 6.
  * Exit codes: 0 ok; 2 timeout; 3 bad command line / boot info. */
 #include "guest.h"
 
@@ -31,6 +37,11 @@ extern char tramp_cr3[], tramp_efer[], tramp_next[], tramp_stack_size[], tramp_s
 
 static char ap_stacks[MAX_CPUS][AP_STACK_SIZE] __attribute__((section(".stack"), aligned(16)));
 static volatile uint32_t cpus_online = 1;   /* the BSP */
+static volatile uint32_t flood_mode;
+static volatile uint32_t flood_bytes;       /* printed by the BSP in flood mode */
+static volatile uint32_t stall_mode, bsp_stalling;
+#define FLOOD_BYTES (72u << 10)             /* more than a pipe holds */
+#define FLOOD_LINE  "flood: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
 
 /* Address of a trampoline variable in the copy at SMP_TRAMP_BASE. */
 #define TRAMP_VAR(type, sym) ((volatile type *)(SMP_TRAMP_BASE + ((sym) - smp_tramp_start)))
@@ -59,6 +70,21 @@ static __attribute__((noreturn, used)) void ap_main(void)
     guest_printf("cpu %u online\n", id);
     spin_unlock(&serial_lock);
     atomic_fetch_add32(&cpus_online, 1);
+    if (stall_mode && id == 1) {
+        while (!atomic_read32(&bsp_stalling))
+            cpu_relax();
+        short_delay(100000);   /* the BSP's port write reaches the device meanwhile */
+        load_empty_idt();
+        __asm__ volatile("ud2" ::: "memory");
+    }
+    if (flood_mode && id == 1) {
+        /* 4*10^10 TSC ticks (8-40 s) only matter when output blocks the BSP. */
+        uint64_t start = rdtsc();
+        while (atomic_read32(&flood_bytes) < FLOOD_BYTES && rdtsc() - start < 40000000000ull)
+            cpu_relax();
+        load_empty_idt();
+        __asm__ volatile("ud2" ::: "memory");
+    }
     halt_forever();
 }
 
@@ -74,6 +100,8 @@ int guest_main(void *info, unsigned long magic)
     if (n < 1 || n > MAX_CPUS)
         guest_fail(3, "command line \"%s\": need cpus=N with 1 <= N <= %u", cmdline, MAX_CPUS);
 
+    flood_mode = (uint32_t)cmdline_ulong(cmdline, "flood", 0);
+    stall_mode = (uint32_t)cmdline_ulong(cmdline, "stall", 0);
     uint32_t bsp_id = lapic_read(LAPIC_ID) >> 24;
     guest_printf("smp: bsp apic id %u, starting %lu cpus\n", bsp_id, n);
 
@@ -114,5 +142,16 @@ int guest_main(void *info, unsigned long magic)
     spin_lock(&serial_lock);
     guest_printf("all %lu cpus online\n", n);
     spin_unlock(&serial_lock);
+    if (stall_mode) {
+        atomic_fetch_add32(&bsp_stalling, 1);
+        outl(TESTDEV_PORT_CTRL, TESTDEV_CMD_STALL);
+        puts("smp: back from the stalled device\n");
+    }
+    while (flood_mode) {
+        spin_lock(&serial_lock);
+        puts(FLOOD_LINE);
+        spin_unlock(&serial_lock);
+        atomic_fetch_add32(&flood_bytes, sizeof(FLOOD_LINE) - 1);
+    }
     return 0;
 }

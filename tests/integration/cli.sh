@@ -31,6 +31,7 @@ check_help() {
     [ "$status" = 0 ] || { not_ok help "status $status"; return; }
     local want
     for want in --kernel --initramfs --cmdline "--cpus boot=N" "--memory size=SIZE" --serial \
+        "--serial-port N,MODE" \
         --cpu-features --dump-mtree --test-device --debug-exit-port --version "Exit statuses" \
         "0  the guest powered off" "2  bad option" "4  the guest asked for a reset" \
         "6  the guest crashed" "8  host failure" "(V << 1) | 1"; do
@@ -83,6 +84,16 @@ check_bad_options() {
     bad missing_kernel "--kernel" --cpus boot=1
     bad unreadable_kernel "$work/nonexistent" --kernel "$work/nonexistent"
     bad unreadable_initramfs "$work/no-initrd" --kernel "$kernel" --initramfs "$work/no-initrd"
+    # A FIFO nobody writes to: refused at once, not waited on.
+    mkfifo "$work/fifo"
+    bad fifo_kernel "$work/fifo" --kernel "$work/fifo"
+    bad fifo_initramfs "$work/fifo" --kernel "$kernel" --initramfs "$work/fifo"
+    bad option_given_twice "--serial given twice" --kernel "$kernel" --serial off --serial tty
+    bad serial_port_twice "COM3 given twice" --kernel "$kernel" --serial-port 3,off \
+        --serial-port 3,off
+    # Devices on one port: debug-exit inside COM1's, or on a COM2 asked for.
+    bad port_clash_com1 "0x3f8" --dump-mtree --debug-exit-port 0x3f8
+    bad port_clash_com2 "serial-com2" --dump-mtree --serial-port 2,off --debug-exit-port 0x2fc
     bad serial_file_unwritable "$work/no-dir/serial.log" --dump-mtree \
         --serial "file=$work/no-dir/serial.log"
 }
@@ -96,14 +107,14 @@ check_bad_kernel() {
 }
 
 check_dump_mtree() {
-    run --dump-mtree --memory size=5G
+    run --dump-mtree --memory size=5G --serial-port 2,off --serial-port 4,off
     if [ "$status" != 0 ]; then
         not_ok dump_mtree "status $status: $(head -c 300 "$work/err")"
         return
     fi
     local want
-    for want in "address-space: memory" "address-space: io" ram-below-4g ram-above-4g serial \
-        "FlatView"; do
+    for want in "address-space: memory" "address-space: io" ram-below-4g ram-above-4g serial-com1 \
+        serial-com2 serial-com4 "FlatView"; do
         grep -qF -- "$want" "$work/out" || { not_ok dump_mtree "no '$want' in the dump"; return; }
     done
     ok dump_mtree

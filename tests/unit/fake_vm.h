@@ -71,7 +71,7 @@ static inline bool fake_vm_init_with_ram(struct fake_vm *f, uint64_t ram_size,
     return true;
 }
 
-/* Also drops vm->ram when a test set it. */
+/* Destroys the VM's devices first; also drops vm->ram when a test set it. */
 static inline void fake_vm_destroy(struct fake_vm *f)
 {
     struct vm *vm = &f->vm;

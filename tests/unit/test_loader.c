@@ -3,8 +3,10 @@
  * from the memory core alone (no KVM). Guest memory is checked through the
  * address space, independently of the loaders' own RAM access. */
 #include <elf.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "tests/unit/harness.h"
@@ -597,4 +599,53 @@ TEST(bad_files)
     remove_temp(initrd);
     remove_temp(kernel);
     vm_fini(&vm);
+}
+
+/* Every pread the loaders make (this definition takes the place of libc's). */
+static unsigned long pread_calls;
+ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+{
+    pread_calls++;
+    return syscall(SYS_pread64, fd, buf, count, offset);
+}
+
+/* A PT_NOTE segment of 12 MiB of empty notes, the PVH note last: read in one go
+ * (a read per note made a 64 MiB segment take a minute); over 16 MiB is refused. */
+TEST(elf64_huge_note_segment)
+{
+    struct vm vm;
+    struct boot_regs regs;
+    uint8_t notes[64], code[0x100];
+    memcpy(code, pattern(sizeof(code), 2), sizeof(code));
+    struct seg seg = { 0x100000, sizeof(code), sizeof(code), code };
+    size_t pvh_len = pvh_notes(notes, 0x100000);
+    size_t len = build_elf64(0x100000, &seg, 1, notes, pvh_len);
+    const uint64_t empty = 12 * MiB;   /* a multiple of the 12-byte empty note */
+    Elf64_Phdr *note_ph = (Elf64_Phdr *)(image + sizeof(Elf64_Ehdr));
+    REQUIRE(note_ph->p_type == PT_NOTE);
+    note_ph->p_offset = len;
+    note_ph->p_filesz = empty + pvh_len;
+    char *kernel = write_temp(image, len);
+    int fd = open(kernel, O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(ftruncate(fd, (off_t)(len + empty)) == 0);   /* zeros: empty notes */
+    REQUIRE(pwrite(fd, notes, pvh_len, (off_t)(len + empty)) == (ssize_t)pvh_len);
+    close(fd);
+    struct vm_config cfg = { .kernel = kernel, .cmdline = "" };
+    REQUIRE(vm_init(&vm, 64 * MiB));
+    pread_calls = 0;
+    CHECK_EQ(loader_load(&vm, &cfg, &regs), 0);
+    CHECK_EQ(regs.mode, BOOT_MODE_PROTECTED32);
+    CHECK(pread_calls < 20);
+
+    /* 17 MiB of notes: refused with one error naming PT_NOTE. */
+    note_ph->p_filesz = 17 * MiB;
+    fd = open(kernel, O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(pwrite(fd, image, len, 0) == (ssize_t)len);
+    REQUIRE(ftruncate(fd, (off_t)(len + 17 * MiB)) == 0);
+    close(fd);
+    CHECK(load_fails(&vm, &cfg, kernel, "PT_NOTE"));
+    vm_fini(&vm);
+    remove_temp(kernel);
 }

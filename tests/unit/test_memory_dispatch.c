@@ -469,3 +469,28 @@ TEST(write_only_device_takes_writes_and_refuses_reads)
     CHECK_EQ(b.rec.n, 2);
     bench_free(&b);
 }
+
+/* A unit widened to impl.min never reaches past the region's end. */
+TEST(widening_stays_inside_the_region)
+{
+    Bench b;
+    memset(&b, 0, sizeof(b));
+    b.ops = (MemoryRegionOps){ rec_read, rec_write, DEVICE_LITTLE_ENDIAN,
+                               { 1, 4, true }, { 4, 4, true } };
+    b.root = memory_region_new_container("root", 0x10000);
+    b.as = address_space_new("test", b.root);
+    /* 6 bytes cannot be served in 4-byte units: refused at creation. */
+    CHECK(memory_region_new_io("odd", 6, &b.ops, &b.rec) == NULL);
+    CHECK(memory_region_new_rom_device("odd-rom", 6, &b.ops, &b.rec) == NULL);
+    /* Unaligned 4-byte units: a byte at offset 6 of 8 is read as [4, 8). */
+    b.dev = memory_region_new_io("eight", 8, &b.ops, &b.rec);
+    REQUIRE(b.dev);
+    memory_region_add_subregion(b.root, DEV_BASE, b.dev);
+    bench_fill(&b);
+    MemTxResult r;
+    CHECK_EQ(address_space_ldub(b.as, DEV_BASE + 6, &r), 0xa6);
+    CHECK(b.rec.n == 1 && b.rec.calls[0].addr == 4 && b.rec.calls[0].size == 4);
+    CHECK_EQ(address_space_stb(b.as, DEV_BASE + 7, 0x11), MEMTX_OK);
+    CHECK(b.rec.n == 3 && b.rec.calls[2].addr == 4 && b.rec.calls[2].val == 0x11a6a5a4);
+    bench_free(&b);
+}

@@ -397,3 +397,26 @@ TEST(region_lifetime_follows_references)
     finish(as, root);
     rcu_barrier();
 }
+
+/* A container holding aliases of itself (directly, or of a container above it)
+ * is refused when the alias is added: two such aliases would make rendering
+ * walk 2^32 paths. Built outside any address space, so nothing renders yet. */
+TEST(alias_cycles_are_refused_when_added)
+{
+    MemoryRegion *outer = memory_region_new_container("outer", 0x10000);
+    MemoryRegion *c = memory_region_new_container("c", 0x2000);
+    MemoryRegion *ram = memory_region_new_ram("ram", 0x1000);
+    put(c, 0, ram, 0);
+    put(outer, 0x4000, c, 0);
+    put(c, 0x1000, memory_region_new_alias("self1", c, 0, 0x1000), 1);
+    put(c, 0x1000, memory_region_new_alias("self2", c, 0, 0x1000), 2);
+    put(c, 0x1000, memory_region_new_alias("outer-again", outer, 0, 0x1000), 3);
+    REQUIRE(c->nr_subregions == 1);
+    /* An alias of c elsewhere is fine, and renders. */
+    MemoryRegion *root = memory_region_new_container("root", 0x10000);
+    AddressSpace *as = address_space_new("test", root);
+    put(root, 0, outer, 0);
+    put(root, 0x8000, memory_region_new_alias("c-alias", c, 0, 0x1000), 0);
+    CHECK_VIEW(as, { 0x4000, 0x1000, ram, 0 }, { 0x8000, 0x1000, ram, 0 });
+    finish(as, root);
+}

@@ -78,9 +78,8 @@ TEST(irqchip)
     make_kernel_file();
     REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--irqchip", "split") == OPTIONS_RUN);
     CHECK_EQ(cfg.irqchip, IRQCHIP_SPLIT);
-    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--irqchip=split", "--irqchip=kernel") ==
-            OPTIONS_RUN);
-    CHECK_EQ(cfg.irqchip, IRQCHIP_KERNEL);
+    CHECK_ERROR("--irqchip given twice", "--kernel", kernel_path, "--irqchip=split",
+                "--irqchip=kernel");
 }
 
 /* Interrupt remapping needs our IOAPIC: --iommu picks split unless told
@@ -230,7 +229,7 @@ TEST(usage_lists_options_and_statuses)
     free(text);
 }
 
-/* --test-device is repeatable, one device per kind. */
+/* --test-device is repeatable, once per kind. */
 TEST(test_device_kinds)
 {
     struct vm_config cfg;
@@ -240,9 +239,54 @@ TEST(test_device_kinds)
     CHECK(cfg.pc_testdev);
     CHECK(cfg.test_device == NULL);
     REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--test-device", "log=/tmp/a",
-                  "--test-device=pc", "--test-device", "log=/tmp/b") == OPTIONS_RUN);
+                  "--test-device=pc") == OPTIONS_RUN);
     CHECK(cfg.pc_testdev);
-    CHECK(!strcmp(cfg.test_device, "log=/tmp/b"));
+    CHECK(!strcmp(cfg.test_device, "log=/tmp/a"));
+    CHECK_ERROR("--test-device log=PATH given twice", "--kernel", kernel_path,
+                "--test-device", "log=/tmp/a", "--test-device", "log=/tmp/b");
+    CHECK_ERROR("--test-device pc given twice", "--kernel", kernel_path,
+                "--test-device", "pc", "--test-device", "pc");
     CHECK(PARSE(&cfg, err, "--kernel", kernel_path, "--test-device", "pci") == OPTIONS_ERROR);
     CHECK(strstr(err, "expected pc or log=PATH") != NULL);
+}
+
+/* Giving a single-valued option twice is an error, not "the last one wins". */
+TEST(single_valued_options_given_twice)
+{
+    make_kernel_file();
+    CHECK_ERROR("--kernel given twice", "--kernel", kernel_path, "--kernel", kernel_path);
+    CHECK_ERROR("--serial given twice", "--kernel", kernel_path, "--serial", "off",
+                "--serial", "tty");
+    CHECK_ERROR("--debug-exit-port given twice", "--kernel", kernel_path,
+                "--debug-exit-port", "0x501", "--debug-exit-port=0x502");
+    CHECK_ERROR("--cmdline given twice", "--kernel", kernel_path, "--cmdline", "a",
+                "--cmdline", "b");
+    CHECK_ERROR("--dump-mtree given twice", "--dump-mtree", "--dump-mtree");
+    CHECK_ERROR("--cpus given twice", "--kernel", kernel_path, "--cpus", "boot=1",
+                "--cpus", "boot=2");
+}
+
+/* --serial-port N,MODE: COM2-COM4, once each; one UART at most on the terminal. */
+TEST(serial_ports)
+{
+    struct vm_config cfg;
+    char err[256];
+    make_kernel_file();
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--serial-port", "2,off",
+                  "--serial-port=4,file=/tmp/com4.log") == OPTIONS_RUN);
+    CHECK_EQ(cfg.serial, SERIAL_TTY);
+    CHECK(cfg.more_serial[0].present && cfg.more_serial[0].mode == SERIAL_OFF);
+    CHECK(!cfg.more_serial[1].present);
+    CHECK(cfg.more_serial[2].present && cfg.more_serial[2].mode == SERIAL_FILE &&
+          !strcmp(cfg.more_serial[2].path, "/tmp/com4.log"));
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--serial", "off", "--serial-port",
+                  "3,tty") == OPTIONS_RUN);
+    CHECK(cfg.more_serial[1].present && cfg.more_serial[1].mode == SERIAL_TTY);
+    CHECK_ERROR("COM2 given twice", "--kernel", kernel_path, "--serial-port", "2,off",
+                "--serial-port", "2,off");
+    CHECK_ERROR("only one serial port", "--kernel", kernel_path, "--serial-port", "2,tty");
+    CHECK_ERROR("bad port '1'", "--kernel", kernel_path, "--serial-port", "1,off");
+    CHECK_ERROR("bad port '5'", "--kernel", kernel_path, "--serial-port", "5,off");
+    CHECK_ERROR("expected N,MODE", "--kernel", kernel_path, "--serial-port", "2");
+    CHECK_ERROR("'nowhere'", "--kernel", kernel_path, "--serial-port", "2,nowhere");
 }

@@ -1,5 +1,5 @@
-/* The 16550A on COM1, driven through the I/O address space as a vCPU would,
- * on a fake VM (no KVM). */
+/* The 16550A as device instances (COM1, and several at once), driven through
+ * the I/O address space as a vCPU would, on fake VMs (no KVM). */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +43,19 @@ static bool setup(struct uart_test *t)
     if (fd < 0)
         return false;
     close(fd);
-    t->f.cfg.serial = SERIAL_FILE;
-    t->f.cfg.serial_path = t->path;
-    return serial_init(&t->f.vm, &t->f.cfg) == 0;
+    Device *com1 = serial_new(&t->f.vm, 1, SERIAL_FILE, t->path);
+    return com1 && device_realize(com1) == 0;
+}
+
+/* Destroys the VM with its devices (which writes out the rest of the output). */
+static void teardown_keep_file(struct uart_test *t)
+{
+    fake_vm_destroy(&t->f);
 }
 
 static void teardown(struct uart_test *t)
 {
-    devices_cleanup();
-    fake_vm_destroy(&t->f);
+    teardown_keep_file(t);
     unlink(t->path);
 }
 
@@ -70,6 +74,20 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
     nanosleep(&ts, NULL);
+}
+
+/* Whether `path` holds exactly `want` within 2 s (the I/O thread writes it). */
+static bool file_becomes(const char *path, const char *want)
+{
+    char buf[4096];
+    for (int i = 0; i < 400; i++) {
+        file_contents(path, buf, sizeof(buf));
+        if (!strcmp(buf, want))
+            return true;
+        sleep_ms(5);
+    }
+    fprintf(stderr, "  %s holds \"%s\", expected \"%s\"\n", path, buf, want);
+    return false;
 }
 
 TEST(serial_reset_state)
@@ -93,13 +111,12 @@ TEST(serial_output_reaches_file)
     REQUIRE(setup(&t));
     for (const char *p = "hello\n"; *p; p++)
         wr(&t, THR, (uint8_t)*p);
-    /* A newline flushes at once. */
-    file_contents(t.path, buf, sizeof(buf));
-    CHECK(!strcmp(buf, "hello\n"));
+    /* A newline is written out without waiting for more. */
+    CHECK(file_becomes(t.path, "hello\n"));
     wr(&t, THR, 'a');
     wr(&t, THR, 'b');
     CHECK_EQ(rd(&t, LSR) & 0x60, 0x60);   /* sent at once */
-    devices_cleanup();                    /* flushes the rest */
+    vm_devices_destroy(&t.f.vm);          /* writes out the rest */
     file_contents(t.path, buf, sizeof(buf));
     CHECK(!strcmp(buf, "hello\nab"));
     teardown(&t);
@@ -125,7 +142,7 @@ TEST(serial_long_line_flushed_when_buffer_full)
     REQUIRE(setup(&t));
     for (int i = 0; i < 1000; i++)
         wr(&t, THR, (uint8_t)('a' + i % 26));
-    devices_cleanup();
+    vm_devices_destroy(&t.f.vm);
     CHECK_EQ(file_contents(t.path, buf, sizeof(buf)), 1000);
     CHECK_EQ(buf[999], 'a' + 999 % 26);
     teardown(&t);
@@ -215,7 +232,7 @@ TEST(serial_dlab_latch)
     CHECK_EQ(rd(&t, LCR), 0x03);
     CHECK_EQ(rd(&t, IER), 0x05);          /* untouched by the latch writes */
     wr(&t, THR, 'k');
-    devices_cleanup();
+    vm_devices_destroy(&t.f.vm);
     file_contents(t.path, buf, sizeof(buf));
     CHECK(!strcmp(buf, "k"));             /* only the THR write was output */
     teardown(&t);
@@ -237,7 +254,7 @@ TEST(serial_loopback_receive)
     CHECK_EQ(rd(&t, LSR), 0x60);
     CHECK_EQ(t.f.irq_level[IRQ], 0);
     CHECK_EQ(rd(&t, IIR), 0x01);
-    devices_cleanup();
+    vm_devices_destroy(&t.f.vm);
     CHECK_EQ(file_contents(t.path, buf, sizeof(buf)), 0);   /* nothing on the line */
     teardown(&t);
 }
@@ -346,11 +363,11 @@ TEST(serial_off_discards)
 {
     struct fake_vm f;
     fake_vm_init(&f);
-    REQUIRE(serial_init(&f.vm, &f.cfg) == 0);   /* cfg.serial is SERIAL_OFF */
+    Device *com1 = serial_new(&f.vm, 1, SERIAL_OFF, NULL);
+    REQUIRE(com1 && device_realize(com1) == 0);
     CHECK_EQ(address_space_stb(f.vm.as_io, COM1 + THR, 'x'), MEMTX_OK);
     MemTxResult res;
     CHECK_EQ(address_space_ldub(f.vm.as_io, COM1 + LSR, &res), 0x60);
-    devices_cleanup();
     fake_vm_destroy(&f);
 }
 
@@ -358,10 +375,11 @@ TEST(serial_bad_file)
 {
     struct fake_vm f;
     fake_vm_init(&f);
-    f.cfg.serial = SERIAL_FILE;
-    f.cfg.serial_path = "/nonexistent-dir/serial.log";
-    CHECK_EQ(serial_init(&f.vm, &f.cfg), -1);
-    devices_cleanup();
+    Device *com1 = serial_new(&f.vm, 1, SERIAL_FILE, "/nonexistent-dir/serial.log");
+    REQUIRE(com1);
+    CHECK_EQ(device_realize(com1), -1);
+    CHECK(serial_new(&f.vm, 5, SERIAL_OFF, NULL) == NULL);   /* no COM5 */
+    CHECK(serial_new(&f.vm, 1, SERIAL_OFF, NULL) == NULL);   /* com1 exists */
     fake_vm_destroy(&f);
 }
 
@@ -385,17 +403,16 @@ static bool pty_setup(struct pty_test *t)
     t->saved_stdin = dup(STDIN_FILENO);
     dup2(slave, STDIN_FILENO);
     close(slave);
-    t->f.cfg.serial = SERIAL_TTY;
-    return serial_init(&t->f.vm, &t->f.cfg) == 0;
+    Device *com1 = serial_new(&t->f.vm, 1, SERIAL_TTY, NULL);
+    return com1 && device_realize(com1) == 0;
 }
 
 static void pty_teardown(struct pty_test *t)
 {
-    devices_cleanup();
+    fake_vm_destroy(&t->f);
     dup2(t->saved_stdin, STDIN_FILENO);
     close(t->saved_stdin);
     close(t->master);
-    fake_vm_destroy(&t->f);
 }
 
 /* Reads `n` bytes the guest way (LSR.DR, then RBR), waiting up to 2 s. */
@@ -448,8 +465,129 @@ TEST(serial_terminal_input)
     CHECK(t.f.vm.exit_requested);
     CHECK_EQ(t.f.vm.exit_status, EXIT_POWEROFF);
 
-    devices_cleanup();
+    vm_devices_destroy(&t.f.vm);
     REQUIRE(tcgetattr(STDIN_FILENO, &tio) == 0);
     CHECK(tio.c_lflag & ICANON);          /* the terminal is restored */
     pty_teardown(&t);
+}
+
+/* ---- instances ------------------------------------------------------------------ */
+
+/* COM1-COM4 on one VM: each at its own ports and IRQ (COM3/COM4 share 4/3 and
+ * the line stays up while either UART wants it), each with its own output. */
+TEST(serial_four_ports_on_one_vm)
+{
+    static const uint16_t base[4] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
+    struct fake_vm f;
+    char path[4][64];
+    fake_vm_init(&f);
+    for (unsigned i = 0; i < 4; i++) {
+        snprintf(path[i], sizeof(path[i]), "/tmp/minivmm-test-com%u-XXXXXX", i + 1);
+        int fd = mkstemp(path[i]);
+        REQUIRE(fd >= 0);
+        close(fd);
+        Device *d = serial_new(&f.vm, i + 1, SERIAL_FILE, path[i]);
+        REQUIRE(d && device_realize(d) == 0);
+        CHECK(vm_find_device(&f.vm, (const char[]){ 'c', 'o', 'm', (char)('1' + i), 0 }) == d);
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        CHECK_EQ(address_space_stb(f.vm.as_io, base[i] + THR, (uint8_t)('1' + i)), MEMTX_OK);
+        CHECK_EQ(address_space_stb(f.vm.as_io, base[i] + THR, '\n'), MEMTX_OK);
+    }
+    /* THRE interrupts: COM1 and COM3 on IRQ 4; the line falls only when both ack. */
+    CHECK_EQ(address_space_stb(f.vm.as_io, base[0] + IER, 0x02), MEMTX_OK);
+    CHECK_EQ(address_space_stb(f.vm.as_io, base[2] + IER, 0x02), MEMTX_OK);
+    CHECK_EQ(f.irq_level[4], 1);
+    CHECK_EQ(f.irq_level[3], 0);
+    MemTxResult res;
+    CHECK_EQ(address_space_ldub(f.vm.as_io, base[0] + IIR, &res), 0x02);   /* acks COM1 */
+    CHECK_EQ(f.irq_level[4], 1);                                            /* COM3 still */
+    CHECK_EQ(address_space_ldub(f.vm.as_io, base[2] + IIR, &res), 0x02);
+    CHECK_EQ(f.irq_level[4], 0);
+    fake_vm_destroy(&f);
+    for (unsigned i = 0; i < 4; i++) {
+        char want[3] = { (char)('1' + i), '\n', 0 }, buf[16];
+        file_contents(path[i], buf, sizeof(buf));
+        CHECK(!strcmp(buf, want));
+        unlink(path[i]);
+    }
+}
+
+/* Many VMs, two alive at a time, each with its own COM1: no state is shared. */
+TEST(serial_many_vms)
+{
+    struct uart_test a, b;
+    char buf[64];
+    for (int round = 0; round < 20; round++) {
+        REQUIRE(setup(&a));
+        REQUIRE(setup(&b));
+        wr(&a, SCR, 0x11);
+        wr(&b, SCR, 0x22);
+        CHECK_EQ(rd(&a, SCR), 0x11);
+        CHECK_EQ(rd(&b, SCR), 0x22);
+        wr(&a, THR, 'a');
+        wr(&b, THR, 'b');
+        teardown_keep_file(&a);
+        teardown_keep_file(&b);
+        file_contents(a.path, buf, sizeof(buf));
+        CHECK(!strcmp(buf, "a"));
+        file_contents(b.path, buf, sizeof(buf));
+        CHECK(!strcmp(buf, "b"));
+        unlink(a.path);
+        unlink(b.path);
+    }
+}
+
+/* Output to a pipe nobody reads: the guest's writes never block (the excess is
+ * dropped and counted), and teardown ends within its bounded flush. */
+TEST(serial_output_never_blocks)
+{
+    struct fake_vm f;
+    int pipefd[2];
+    REQUIRE(pipe(pipefd) == 0);
+    int saved_stdout = dup(STDOUT_FILENO);
+    fflush(stdout);
+    dup2(pipefd[1], STDOUT_FILENO);
+    fake_vm_init(&f);
+    Device *com1 = serial_new(&f.vm, 1, SERIAL_TTY, NULL);
+    REQUIRE(com1 && device_realize(com1) == 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 0; i < 256 * 1024; i++)   /* four times the pipe and the ring */
+        address_space_stb(f.vm.as_io, COM1 + THR, (uint8_t)(i % 64 == 63 ? '\n' : 'x'));
+    fake_vm_destroy(&f);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    dup2(saved_stdout, STDOUT_FILENO);
+    close(saved_stdout);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (secs > 5)
+        test_fail_(__FILE__, __LINE__, "writes and teardown took %.1f s", secs);
+}
+
+/* Ctrl-A x ends the VM while the output is stuck (stdout a pipe nobody reads). */
+TEST(serial_quit_while_output_blocked)
+{
+    struct pty_test t;
+    int pipefd[2];
+    REQUIRE(pipe(pipefd) == 0);
+    int saved_stdout = dup(STDOUT_FILENO);
+    fflush(stdout);
+    dup2(pipefd[1], STDOUT_FILENO);
+    bool ok = pty_setup(&t);
+    for (unsigned i = 0; ok && i < 192 * 1024; i++)
+        address_space_stb(t.f.vm.as_io, COM1 + THR, (uint8_t)(i % 64 == 63 ? '\n' : 'y'));
+    if (ok && write(t.master, "\x01x", 2) == 2)
+        for (int i = 0; i < 400 && !__atomic_load_n(&t.f.vm.exit_requested, __ATOMIC_ACQUIRE);
+             i++)
+            sleep_ms(5);
+    bool quit = t.f.vm.exit_requested && t.f.vm.exit_status == EXIT_POWEROFF;
+    pty_teardown(&t);
+    dup2(saved_stdout, STDOUT_FILENO);
+    close(saved_stdout);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    CHECK(ok);
+    CHECK(quit);
 }

@@ -26,7 +26,8 @@ static bool setup(struct td_test *t)
     close(fd);
     char spec[80];
     snprintf(spec, sizeof(spec), "log=%s", t->path);
-    return testdev_init(&t->f.vm, spec) == 0;
+    Device *td = testdev_new(&t->f.vm, spec);
+    return td && device_realize(td) == 0;
 }
 
 /* The whole log so far. */
@@ -42,7 +43,6 @@ static const char *log_text(struct td_test *t)
 
 static void teardown(struct td_test *t)
 {
-    devices_cleanup();
     fake_vm_destroy(&t->f);
     unlink(t->path);
 }
@@ -160,15 +160,16 @@ TEST(testdev_bad_specs)
 {
     struct fake_vm f;
     fake_vm_init(&f);
-    CHECK_EQ(testdev_init(&f.vm, "foo"), -1);
-    CHECK_EQ(testdev_init(&f.vm, "log="), -1);
-    CHECK_EQ(testdev_init(&f.vm, "path=/tmp/x"), -1);
-    CHECK_EQ(testdev_init(&f.vm, "log=/nonexistent-dir/log"), -1);
+    CHECK(testdev_new(&f.vm, "foo") == NULL);
+    CHECK(testdev_new(&f.vm, "log=") == NULL);
+    CHECK(testdev_new(&f.vm, "path=/tmp/x") == NULL);
+    Device *td = testdev_new(&f.vm, "log=/nonexistent-dir/log");
+    REQUIRE(td);
+    CHECK_EQ(device_realize(td), -1);
     /* Nothing was mapped. */
     MemTxResult res;
     CHECK_EQ(address_space_ldub(f.vm.as_io, LAYOUT_TESTDEV_PIO, &res), 0xff);
     CHECK_EQ(res, MEMTX_DECODE_ERROR);
-    devices_cleanup();
     fake_vm_destroy(&f);
 }
 
@@ -178,7 +179,8 @@ static int debug_exit_status(unsigned size, uint32_t value)
 {
     struct fake_vm f;
     fake_vm_init(&f);
-    CHECK_EQ(debug_exit_init(&f.vm, 0xf4), 0);
+    Device *d = debug_exit_new(&f.vm, 0xf4);
+    CHECK(d && device_realize(d) == 0);
     CHECK(!f.vm.exit_requested);
     uint8_t bytes[4];
     memcpy(bytes, &value, 4);
@@ -202,7 +204,8 @@ TEST(debug_exit_first_request_wins_and_reads)
 {
     struct fake_vm f;
     fake_vm_init(&f);
-    REQUIRE(debug_exit_init(&f.vm, 0x501) == 0);
+    Device *d = debug_exit_new(&f.vm, 0x501);
+    REQUIRE(d && device_realize(d) == 0);
     MemTxResult res;
     CHECK_EQ(address_space_ldub(f.vm.as_io, 0x501, &res), 0xff);
     CHECK_EQ(address_space_lduw_le(f.vm.as_io, 0x501, &res), 0xffff);
@@ -210,7 +213,7 @@ TEST(debug_exit_first_request_wins_and_reads)
     address_space_stb(f.vm.as_io, 0x501, 2);
     address_space_stb(f.vm.as_io, 0x501, 3);
     CHECK_EQ(f.vm.exit_status, 5);
-    CHECK_EQ(debug_exit_init(&f.vm, 0xfffe), -1);
+    CHECK(debug_exit_new(&f.vm, 0xfffe) == NULL);
     fake_vm_destroy(&f);
 }
 
@@ -220,7 +223,8 @@ TEST(i8042_reset)
 {
     struct fake_vm f;
     fake_vm_init(&f);
-    REQUIRE(i8042_init(&f.vm) == 0);
+    Device *kbc = i8042_new(&f.vm);
+    REQUIRE(kbc && device_realize(kbc) == 0);
     AddressSpace *as = f.vm.as_io;
     MemTxResult res;
     CHECK_EQ(address_space_ldub(as, 0x64, &res) & 0x03, 0);   /* both buffers empty */
@@ -235,5 +239,67 @@ TEST(i8042_reset)
     address_space_stb(as, 0x64, 0xfe);    /* pulse the reset line */
     CHECK(f.vm.exit_requested);
     CHECK_EQ(f.vm.exit_status, EXIT_REBOOT);
+    fake_vm_destroy(&f);
+}
+
+/* ---- instances, teardown, clashes ------------------------------------------ */
+
+/* Two VMs with every device at once, many times over: each VM's devices act on
+ * that VM only, and destroying one leaves nothing mapped behind. */
+TEST(devices_on_many_vms)
+{
+    for (int round = 0; round < 10; round++) {
+        struct td_test a, b;
+        REQUIRE(setup(&a));
+        REQUIRE(setup(&b));
+        Device *ka = i8042_new(&a.f.vm), *db = debug_exit_new(&b.f.vm, 0xf4);
+        REQUIRE(ka && device_realize(ka) == 0 && db && device_realize(db) == 0);
+        CHECK_EQ(address_space_stl_le(a.f.vm.as_io, TESTDEV_PORT_MARK, 1), MEMTX_OK);
+        CHECK_EQ(address_space_stl_le(b.f.vm.as_io, TESTDEV_PORT_MARK, 2), MEMTX_OK);
+        CHECK_LOG(&a, "mark 0x1\n");
+        CHECK_LOG(&b, "mark 0x2\n");
+        address_space_stb(a.f.vm.as_io, 0x64, 0xfe);
+        CHECK(a.f.vm.exit_requested && !b.f.vm.exit_requested);
+        address_space_stb(b.f.vm.as_io, 0xf4, 1);
+        CHECK_EQ(b.f.vm.exit_status, 3);
+        /* Destroyed devices are unmapped: their ports read as unassigned. */
+        vm_devices_destroy(&a.f.vm);
+        MemTxResult res;
+        CHECK_EQ(address_space_ldub(a.f.vm.as_io, 0x64, &res), 0xff);
+        CHECK_EQ(res, MEMTX_DECODE_ERROR);
+        CHECK_EQ(a.f.vm.as_io->root->nr_subregions, 0);
+        CHECK_EQ(a.f.vm.as_mem->root->nr_subregions, 0);
+        teardown(&a);
+        teardown(&b);
+    }
+}
+
+/* A device on another's port (or an address already taken) is refused with
+ * one error; devices_create turns that into a failed start. */
+TEST(device_port_clashes_are_refused)
+{
+    struct fake_vm f;
+    fake_vm_init(&f);
+    f.cfg.debug_exit_port = 0x3fc;          /* inside COM1's 0x3f8-0x3ff */
+    CHECK_EQ(devices_create(&f.vm, &f.cfg), -1);
+    fake_vm_destroy(&f);
+
+    fake_vm_init(&f);
+    f.cfg.debug_exit_port = 0x3c0;          /* the ACPI PM registers */
+    CHECK_EQ(devices_create(&f.vm, &f.cfg), -1);
+    fake_vm_destroy(&f);
+
+    fake_vm_init(&f);
+    Device *d1 = debug_exit_new(&f.vm, 0x500), *d2 = debug_exit_new(&f.vm, 0x502);
+    REQUIRE(d1 && d2);
+    CHECK_EQ(device_realize(d1), 0);
+    CHECK_EQ(device_realize(d2), -1);       /* 0x502-0x505 overlaps 0x500-0x503 */
+    Device *d3 = debug_exit_new(&f.vm, 0x504);
+    CHECK(d3 && device_realize(d3) == 0);   /* adjacent is fine */
+    fake_vm_destroy(&f);
+
+    fake_vm_init(&f);
+    CHECK_EQ(devices_create(&f.vm, &f.cfg), 0);   /* the defaults do not clash */
+    CHECK(vm_find_device(&f.vm, "com1") && vm_find_device(&f.vm, "acpi-pm"));
     fake_vm_destroy(&f);
 }
