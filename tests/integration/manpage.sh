@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # doc/minivmm.1 against `minivmm --help`: the same options on both sides, each
 # key (NAME= in an option's synopsis, e.g. boot= in "--cpus boot=N") of --help
-# also in the man page's entry for that option, and the man page formats
-# without warnings. A failure names each option or key missing and from which
-# side. Usage: tests/integration/manpage.sh BUILD
+# also in the man page's entry for that option, the exit statuses, the version
+# in its header, and formatting without warnings. A failure names each option
+# or key missing and from which side. Usage: tests/integration/manpage.sh BUILD
 set -u
 build=$1
 minivmm=$build/minivmm
@@ -89,6 +89,14 @@ if [ -n "$statuses" ] && [ -z "$missing" ]; then
     ok exit_statuses
 else
     not_ok exit_statuses "statuses of --help [ $statuses] missing from EXIT STATUS:${missing:- (none found in --help)}"
+fi
+
+# The header names the version --version prints.
+version=$("$minivmm" --version | awk '{ print $2 }')
+if grep -qE "^\.TH MINIVMM 1 [0-9-]+ \"minivmm $version\"" "$page"; then
+    ok version_in_header
+else
+    not_ok version_in_header "the .TH line does not name minivmm $version: $(grep '^\.TH' "$page")"
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
