@@ -22,11 +22,12 @@ if [ ! -x "$minivmm" ] || [ ! -r "$page" ]; then
 fi
 
 # One line per option, "--name key1 key2 ...", sorted by name.
-# --help: option lines are indented two spaces; the synopsis ends at two spaces.
-"$minivmm" --help | sed -nE 's/^  (--[a-z0-9-]+( [^ ]+)*).*/\1/p' |
-    awk '{ keys = ""; for (i = 2; i <= NF; i++) { s = $i
-               while (match(s, /[a-z0-9-]+=/)) { keys = keys " " substr(s, RSTART, RLENGTH - 1)
-                                                 s = substr(s, RSTART + RLENGTH) } }
+# --help: option lines are indented two spaces; the keys are in the word after
+# the option ("boot=N", "path=FILE[,readonly=on]"), not in the description.
+"$minivmm" --help | grep -E '^  --[a-z0-9-]+' |
+    awk '{ keys = ""; s = $2
+           while (match(s, /[a-z0-9-]+=/)) { keys = keys " " substr(s, RSTART, RLENGTH - 1)
+                                             s = substr(s, RSTART + RLENGTH) }
            print $1 keys }' | sort >"$work/help"
 # The man page: the line after each ".TP" that starts with a --option (font
 # escapes, quotes and "\-" taken out), in the OPTIONS and TESTING OPTIONS sections.
