@@ -6,7 +6,7 @@ BUILD   ?= build
 PKGS    := glib-2.0 liburcu-bp
 CFLAGS  ?= -O2 -g
 # Kept apart from CFLAGS so `make CFLAGS=...` (the sanitizer build) keeps them.
-ALL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
+ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # Everything but the program's main() goes into a library the tests link against.
@@ -17,8 +17,20 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check test test-unit test-sanitize bench clean
+.PHONY: all check test test-unit test-sanitize test-package bench clean install uninstall FORCE
 all: $(BUILD)/minivmm
+
+# `minivmm --version` names the source revision: git describe of this checkout,
+# left out when the tree is not one (a release tarball, a .deb build from one).
+# $(BUILD)/revision changes only when the revision does, so a new commit rebuilds
+# main.o (and nothing else) and an unchanged one rebuilds nothing.
+REVISION := $(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
+	git describe --always --dirty 2>/dev/null)
+$(BUILD)/revision: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(REVISION)' | cmp -s - $@ || echo '$(REVISION)' >$@
+$(BUILD)/vmm/main.o: $(BUILD)/revision
+$(BUILD)/vmm/main.o: ALL_CFLAGS += -DMINIVMM_REVISION='"$(REVISION)"'
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -29,7 +41,7 @@ $(BUILD)/libminivmm.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/minivmm: $(BUILD)/vmm/main.o $(BUILD)/libminivmm.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)/libminivmm.a
 	@mkdir -p $(dir $@)
@@ -57,6 +69,25 @@ check:
 # but for the Linux boots (minutes each, and guest-side): `make test` runs them once.
 test-sanitize:
 	MINIVMM_SKIP_LINUX=1 $(MAKE) BUILD=build/sanitize CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+# The Debian package built from a copy of the tree and checked (tests/package.sh).
+test-package:
+	@tests/package.sh
+
+# PREFIX=/usr/local by default; DESTDIR for staged installs (packaging).
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/minivmm
+install: $(BUILD)/minivmm
+	install -D -m 0755 $(BUILD)/minivmm $(DESTDIR)$(BINDIR)/minivmm
+	install -D -m 0644 doc/minivmm.1 $(DESTDIR)$(MANDIR)/man1/minivmm.1
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/minivmm $(DESTDIR)$(MANDIR)/man1/minivmm.1 \
+		$(DESTDIR)$(DOCDIR)/README.md
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf $(BUILD)

@@ -8,7 +8,7 @@ GUEST_CMDLINE   ?= console=ttyS0 panic=-1 $(shell guest-images/host-compat-cmdli
 
 .PHONY: guest-images run
 guest-images:
-	@guest-images/build.sh $(GUEST_IMAGE_DIR)
+	@guest-images/progress.sh $(GUEST_IMAGE_DIR)
 
 run: $(BUILD)/minivmm guest-images
 	$(BUILD)/minivmm --kernel $(GUEST_VMLINUX) --initramfs $(GUEST_INITRAMFS) \

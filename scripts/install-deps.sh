@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages minivmm needs to build, test and build its guest images.
 # Safe to run repeatedly; does nothing when everything is present.
+# dpkg-dev, debhelper and lintian: tests/package.sh builds and checks the .deb.
 set -eu
 pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libpci-dev
-      binutils valgrind qemu-system-x86"
+      binutils valgrind qemu-system-x86
+      dpkg-dev debhelper lintian"
 if [ -f guest-images/deps.txt ]; then
     pkgs="$pkgs $(grep -v '^#' guest-images/deps.txt)"
 fi

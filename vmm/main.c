@@ -15,6 +15,11 @@
 #include "vmm/options.h"
 #include "vmm/vm.h"
 
+/* The Makefile passes `git describe` of the source tree; empty outside a checkout. */
+#ifndef MINIVMM_REVISION
+#define MINIVMM_REVISION ""
+#endif
+
 static int create_devices(struct vm *vm, const struct vm_config *cfg)
 {
     /* First: the other devices' lines lead to it. */
@@ -80,7 +85,10 @@ int main(int argc, char **argv)
         options_usage(stdout);
         return 0;
     case OPTIONS_VERSION:
-        printf("minivmm %s\n", MINIVMM_VERSION);
+        if (MINIVMM_REVISION[0])
+            printf("minivmm %s (git %s)\n", MINIVMM_VERSION, MINIVMM_REVISION);
+        else
+            printf("minivmm %s\n", MINIVMM_VERSION);
         return 0;
     case OPTIONS_ERROR:
         log_error("%s", err);

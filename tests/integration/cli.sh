@@ -19,10 +19,18 @@ run() {
     status=$?
 }
 
+# "minivmm VERSION", plus " (git REV)" naming this checkout's revision when
+# the binary was built from one (the Makefile passes git describe).
 check_version() {
     run --version
-    [ "$status" = 0 ] && [ "$(cat "$work/out")" = "minivmm 0.1.0" ] ||
-        { not_ok version "status $status, stdout '$(head -c 200 "$work/out")'"; return; }
+    local want="minivmm 0.1.0" rev repo
+    repo=$(cd "$(dirname "$0")/../.." && pwd)
+    if [ "$(git -C "$repo" rev-parse --show-toplevel 2>/dev/null)" = "$repo" ] &&
+        rev=$(git -C "$repo" describe --always 2>/dev/null); then
+        want="$want (git $rev"
+    fi
+    [ "$status" = 0 ] && case $(cat "$work/out") in "$want" | "$want)" | "$want-dirty)") true ;; *) false ;; esac ||
+        { not_ok version "status $status, stdout '$(head -c 200 "$work/out")', want '$want...'"; return; }
     ok version
 }
 
