@@ -240,6 +240,13 @@ MemTxResult address_space_stl_le(AddressSpace *as, hwaddr addr, uint32_t val);
 MemTxResult address_space_stl_be(AddressSpace *as, hwaddr addr, uint32_t val);
 MemTxResult address_space_stq_le(AddressSpace *as, hwaddr addr, uint64_t val);
 MemTxResult address_space_stq_be(AddressSpace *as, hwaddr addr, uint64_t val);
+/* For table walkers (IOMMU page tables) that must read only guest RAM, never
+ * device registers: `n` consecutive little-endian 8-byte values at `addr`
+ * (8-byte aligned), each one single-copy-atomic load, all from one RAM or ROM
+ * range. False, with `vals` untouched, if any byte is unassigned, MMIO, a ROM
+ * device or device memory, or `addr` is misaligned. Cheaper than ldq_le: one
+ * RCU section and one lookup for all `n`. */
+bool address_space_ldq_le_ram(AddressSpace *as, hwaddr addr, uint64_t *vals, unsigned n);
 
 /* ---- device memory --------------------------------------------------------------
  * Exactly one volatile load/store of `size` (1, 2, 4, 8) at `p`; `p` must be
