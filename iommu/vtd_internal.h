@@ -198,9 +198,11 @@ void vtd_ir_init(VTDState *s);
 /* IRE changed or the IEC was invalidated: tell the VM's listeners. Lock not held. */
 void vtd_ir_changed(VTDState *s);
 
-/* vtd.c */
-/* A guest-memory load for table walks: RAM (or ROM) only, never device
- * registers; false when `addr` is not entirely in RAM. */
-bool vtd_load_table(VTDState *s, uint64_t addr, uint64_t *val);
+/* A table read: `n` 8-byte entries at `addr` from guest RAM (or ROM) only,
+ * never device registers; false when they are not all in one RAM range. */
+static inline bool vtd_load_table(VTDState *s, uint64_t addr, uint64_t *vals, unsigned n)
+{
+    return address_space_ldq_le_ram(s->as_mem, addr, vals, n);
+}
 
 #endif

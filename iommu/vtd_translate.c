@@ -69,7 +69,7 @@ static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t
         return false;
     }
     a = (rt & ~0xfffull) + (uint64_t)(as->rid >> 8) * 16;
-    if (!vtd_load_table(s, a, &root)) {
+    if (!vtd_load_table(s, a, &root, 1)) {
         f->reason = VTD_FR_ROOT_ACCESS;
         return false;
     }
@@ -82,10 +82,12 @@ static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t
         return false;
     }
     a = (root & ~0xfffull) + (uint64_t)(as->rid & 0xff) * 16;
-    if (!vtd_load_table(s, a, lo) || !vtd_load_table(s, a + 8, hi)) {
+    uint64_t ctx[2];
+    if (!vtd_load_table(s, a, ctx, 2)) {
         f->reason = VTD_FR_CTX_ACCESS;
         return false;
     }
+    *lo = ctx[0], *hi = ctx[1];
     if (!(*lo & CTX_LO_P)) {
         f->reason = VTD_FR_CTX_NP;
         return false;
@@ -150,7 +152,7 @@ static bool sl_walk(VTDState *s, uint64_t table, unsigned levels, uint64_t iova,
     for (unsigned level = levels;; level--) {
         unsigned shift = 12 + 9 * (level - 1);
         uint64_t pte;
-        if (!vtd_load_table(s, table + ((iova >> shift) & 0x1ff) * 8, &pte)) {
+        if (!vtd_load_table(s, table + ((iova >> shift) & 0x1ff) * 8, &pte, 1)) {
             *reason = VTD_FR_PAGING_ACCESS;
             return false;
         }
@@ -311,7 +313,8 @@ static void walk_emit(VTDWalk *w, const IOMMUTLBEntry *e)
     }
 }
 
-/* Reads the tables under the lock, but emits without it: collects a batch. */
+/* Table reads need no unit lock (they touch guest memory only): notifiers
+ * are called without it. */
 static void walk_level(VTDWalk *w, uint64_t table, unsigned level, uint64_t base,
                        unsigned perm)
 {
@@ -322,11 +325,10 @@ static void walk_level(VTDWalk *w, uint64_t table, unsigned level, uint64_t base
         if (end < w->first || va > w->last)
             continue;
         uint64_t pte;
-        pthread_mutex_lock(&w->s->lock);
-        bool ok = vtd_load_table(w->s, table + i * 8ull, &pte);
-        pthread_mutex_unlock(&w->s->lock);
+        if (!vtd_load_table(w->s, table + i * 8ull, &pte, 1))
+            continue;
         unsigned p = perm & (unsigned)(pte & 3);
-        if (!ok || !p)
+        if (!p)
             continue;
         bool leaf = level == 1 || ((pte & PTE_PS) && level <= 3);
         if (pte & pte_rsvd(level, leaf))
