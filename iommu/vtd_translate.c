@@ -148,29 +148,31 @@ static uint64_t pte_rsvd(unsigned level, bool leaf)
 static bool sl_walk(VTDState *s, uint64_t table, unsigned levels, uint64_t iova,
                     IOMMUTLBEntry *e, uint8_t *reason, bool is_write)
 {
-    unsigned perm = IOMMU_RW;
+    uint64_t perm = IOMMU_RW;
     for (unsigned level = levels;; level--) {
-        unsigned shift = 12 + 9 * (level - 1);
+        unsigned shift = 3 + 9 * level;
         uint64_t pte;
         if (!vtd_load_table(s, table + ((iova >> shift) & 0x1ff) * 8, &pte, 1)) {
             *reason = VTD_FR_PAGING_ACCESS;
             return false;
         }
-        perm &= (unsigned)(pte & 3);
-        if (!(pte & (PTE_R | PTE_W)) || !perm) {
+        perm &= pte;
+        if (!(perm & IOMMU_RW)) {
             *reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
             return false;
         }
-        bool leaf = level == 1 || ((pte & PTE_PS) && level <= 3);
+        /* PS at level 4 is reserved: pte_rsvd(4, true) has that bit. */
+        bool leaf = level == 1 || (pte & PTE_PS);
         if (pte & pte_rsvd(level, leaf)) {
             *reason = VTD_FR_PAGING_RSVD;
             return false;
         }
         if (leaf) {
-            e->addr_mask = (1ull << shift) - 1;
-            e->iova = iova & ~e->addr_mask;
-            e->translated_addr = pte & PTE_ADDR & ~e->addr_mask;
-            e->perm = (IOMMUAccessFlags)perm;
+            uint64_t mask = (1ull << shift) - 1;
+            e->addr_mask = mask;
+            e->iova = iova & ~mask;
+            e->translated_addr = pte & PTE_ADDR & ~mask;
+            e->perm = (IOMMUAccessFlags)(perm & IOMMU_RW);
             return true;
         }
         table = pte & PTE_ADDR;
@@ -184,17 +186,15 @@ static unsigned ctx_levels(uint64_t hi)
 
 /* The full translation of `iova` for `as` (lock held): context, then the walk. */
 static bool translate_locked(VTDState *s, VTDAddressSpace *as, uint64_t iova,
-                             IOMMUTLBEntry *e, uint16_t *did, VTDWalkFault *f, bool is_write)
+                             IOMMUTLBEntry *e, uint16_t *did, VTDWalkFault *f,
+                             bool is_write)
 {
     uint64_t lo, hi;
-    f->fpd = false;
     if (!context_get(s, as, &lo, &hi, f))
         return false;
     *did = CTX_HI_DID(hi);
     if (CTX_LO_TT(lo) == TT_PT) {
-        e->iova = iova & ~0xfffull;
         e->translated_addr = e->iova;
-        e->addr_mask = 0xfff;
         e->perm = IOMMU_RW;
         return true;
     }
@@ -212,10 +212,9 @@ static void iotlb_insert(VTDState *s, uint16_t sid, uint16_t did, uint64_t iova,
     VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(sid, iova)];
     seq_begin(s);
     __atomic_store_n(&t->page, (iova & ~0xfffull) | 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->xlat, e->translated_addr, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->data, e->translated_addr | (uint64_t)sid << 48 | e->perm,
+                     __ATOMIC_RELAXED);
     __atomic_store_n(&t->mask, e->addr_mask, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->sid, sid, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->perm, (uint8_t)e->perm, __ATOMIC_RELAXED);
     t->did = did;
     seq_end(s);
 }
@@ -236,37 +235,11 @@ void vtd_iotlb_flush(VTDState *s, int gran, uint16_t did, uint64_t addr, unsigne
     seq_end(s);
 }
 
-static IOMMUTLBEntry fault_entry(VTDState *s, uint64_t iova)
-{
-    return (IOMMUTLBEntry){ .target_as = s->dev.vm->as_mem, .iova = iova & ~0xfffull,
-                            .translated_addr = 0, .addr_mask = 0xfff, .perm = IOMMU_NONE };
-}
-
-/* Out of line: the hit path stays short and needs no saved registers. */
-__attribute__((noinline)) static IOMMUTLBEntry translate_slow(VTDState *s, VTDAddressSpace *as, uint64_t iova,
-                                    IOMMUAccessFlags access, bool record_fault)
-{
-    IOMMUTLBEntry e = fault_entry(s, iova);
-    VTDWalkFault f = { 0 };
-    VTDMsi msi = { 0 };
-    uint16_t did = 0;
-    bool is_write = access & IOMMU_WO;
-    pthread_mutex_lock(&s->lock);
-    if (translate_locked(s, as, iova, &e, &did, &f, is_write)) {
-        iotlb_insert(s, as->rid, did, iova, &e);
-        if ((e.perm & access) != access)
-            f.reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
-    }
-    e.target_as = s->dev.vm->as_mem;
-    if (f.reason && record_fault && !f.fpd)
-        vtd_record_fault(s, as->rid, iova, f.reason, is_write, &msi);
-    pthread_mutex_unlock(&s->lock);
-    vtd_send_event(s, &msi);
-    return e;
-}
-
-static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFlags access,
-                                   bool record_fault)
+/* An IOTLB miss. Out of line and with translate()'s signature: the hit path
+ * then needs no stack frame and ends in a tail call. */
+__attribute__((noipa)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwaddr iova,
+                                                              IOMMUAccessFlags access,
+                                                              bool record_fault)
 {
     VTDAddressSpace *as = mr->opaque;
     VTDState *s = as->s;
@@ -276,22 +249,53 @@ static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFla
                                 .translated_addr = iova & ~0xfffull, .addr_mask = 0xfff,
                                 .perm = IOMMU_RW };
     }
+    IOMMUTLBEntry e = { .target_as = s->as_mem, .iova = iova & ~0xfffull,
+                        .translated_addr = 0, .addr_mask = 0xfff, .perm = IOMMU_NONE };
+    VTDWalkFault f = { 0 };
+    VTDMsi msi;
+    uint16_t did = 0;
+    bool is_write = access & IOMMU_WO;
+    msi.pending = false;
+    pthread_mutex_lock(&s->lock);
+    if (!s->te) {
+        /* Turned off since the caller looked: system memory as it is. */
+        e.translated_addr = e.iova;
+        e.perm = IOMMU_RW;
+    } else if (translate_locked(s, as, iova, &e, &did, &f, is_write)) {
+        iotlb_insert(s, as->rid, did, iova, &e);
+        if ((e.perm & access) != access)
+            f.reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
+    } else {
+        /* A failed walk may have filled in part of the entry. */
+        e.iova = iova & ~0xfffull, e.translated_addr = 0, e.addr_mask = 0xfff;
+        e.perm = IOMMU_NONE;
+    }
+    if (f.reason && record_fault && !f.fpd)
+        vtd_record_fault(s, as->rid, iova, f.reason, is_write, &msi);
+    pthread_mutex_unlock(&s->lock);
+    if (msi.pending)
+        vtd_send_event(s, &msi);
+    return e;
+}
+
+static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFlags access,
+                                   bool record_fault)
+{
+    VTDAddressSpace *as = mr->opaque;
+    VTDState *s = as->s;
     unsigned seq = __atomic_load_n(&s->iotlb_seq, __ATOMIC_ACQUIRE);
     const VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(as->rid, iova)];
-    uint64_t page = __atomic_load_n(&t->page, __ATOMIC_RELAXED);
-    uint64_t xlat = __atomic_load_n(&t->xlat, __ATOMIC_RELAXED);
-    uint64_t mask = __atomic_load_n(&t->mask, __ATOMIC_RELAXED);
-    uint16_t sid = __atomic_load_n(&t->sid, __ATOMIC_RELAXED);
-    unsigned perm = __atomic_load_n(&t->perm, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (!(seq & 1) && page == ((iova & ~0xfffull) | 1) && sid == as->rid &&
-        (perm & access) == access &&
-        __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq) {
-        return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~mask,
-                                .translated_addr = xlat, .addr_mask = mask,
-                                .perm = (IOMMUAccessFlags)perm };
+    if (__atomic_load_n(&t->page, __ATOMIC_RELAXED) == ((iova & ~0xfffull) | 1)) {
+        uint64_t data = __atomic_load_n(&t->data, __ATOMIC_RELAXED);
+        uint64_t mask = __atomic_load_n(&t->mask, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if ((data >> 48) == as->rid && (data & access) == access && !(seq & 1) &&
+            __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq)
+            return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~mask,
+                                    .translated_addr = data & PTE_ADDR, .addr_mask = mask,
+                                    .perm = (IOMMUAccessFlags)(data & IOMMU_RW) };
     }
-    return translate_slow(s, as, iova, access, record_fault);
+    return translate_slow(mr, iova, access, record_fault);
 }
 
 /* ---- walking every mapping (caching-mode MAP, replay) ---- */
