@@ -55,14 +55,10 @@ static void seq_end(VTDState *s)
 }
 
 /* ---- context entries ---- */
-/* The context entry of `rid` (lock held), from the cache or the tables. */
-static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t *hi,
-                        VTDWalkFault *f)
+/* The context entry of `rid` from the tables, into the cache (lock held). */
+static __attribute__((noinline)) bool context_fill(VTDState *s, VTDAddressSpace *as,
+                                                   uint64_t *lo, uint64_t *hi, VTDWalkFault *f)
 {
-    if (as->ctx_gen == s->ctx_gen) {
-        *lo = as->ctx_lo, *hi = as->ctx_hi;
-        return true;
-    }
     uint64_t rt = s->rtaddr_latched, root, a;
     if (!(s->gsts & VTD_GCMD_SRTP) || (rt & 0xc00)) {
         f->reason = VTD_FR_ROOT_ACCESS;   /* no root table, or scalable mode asked */
@@ -111,6 +107,17 @@ static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t
     return true;
 }
 
+/* The context entry of `rid` (lock held), from the cache or the tables. */
+static inline bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t *hi,
+                               VTDWalkFault *f)
+{
+    if (as->ctx_gen == s->ctx_gen) {
+        *lo = as->ctx_lo, *hi = as->ctx_hi;
+        return true;
+    }
+    return context_fill(s, as, lo, hi, f);
+}
+
 void vtd_ctx_flush(VTDState *s, int gran, uint16_t did, uint16_t sid, unsigned fm)
 {
     if (gran == 1) {
@@ -143,37 +150,36 @@ static uint64_t pte_rsvd(unsigned level, bool leaf)
     return PTE_RSVD_HI | low[leaf][level];
 }
 
-/* Walks `iova` from `table` with `levels` levels (lock held). On success `e`
- * holds the page and what every level together allows. */
-static bool sl_walk(VTDState *s, uint64_t table, unsigned levels, uint64_t iova,
-                    IOMMUTLBEntry *e, uint8_t *reason, bool is_write)
+/* What a walk found: the translated (super)page, its size - 1 and what every
+ * level together allows. */
+typedef struct VTDLeaf {
+    uint64_t xlat, mask;
+    unsigned perm;
+} VTDLeaf;
+
+/* Walks `iova` from `table` with `levels` levels (lock held): 0 with `*leaf`
+ * filled in, or the fault reason. */
+static inline uint8_t sl_walk(VTDState *s, uint64_t table, unsigned levels, uint64_t iova,
+                              VTDLeaf *leaf, bool is_write)
 {
     uint64_t perm = IOMMU_RW;
     for (unsigned level = levels;; level--) {
         unsigned shift = 3 + 9 * level;
         uint64_t pte;
-        if (!vtd_load_table(s, table + ((iova >> shift) & 0x1ff) * 8, &pte, 1)) {
-            *reason = VTD_FR_PAGING_ACCESS;
-            return false;
-        }
+        if (!vtd_load_table(s, table + ((iova >> shift) & 0x1ff) * 8, &pte, 1))
+            return VTD_FR_PAGING_ACCESS;
         perm &= pte;
-        if (!(perm & IOMMU_RW)) {
-            *reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
-            return false;
-        }
+        if (!(perm & IOMMU_RW))
+            return is_write ? VTD_FR_WRITE : VTD_FR_READ;
         /* PS at level 4 is reserved: pte_rsvd(4, true) has that bit. */
-        bool leaf = level == 1 || (pte & PTE_PS);
-        if (pte & pte_rsvd(level, leaf)) {
-            *reason = VTD_FR_PAGING_RSVD;
-            return false;
-        }
-        if (leaf) {
-            uint64_t mask = (1ull << shift) - 1;
-            e->addr_mask = mask;
-            e->iova = iova & ~mask;
-            e->translated_addr = pte & PTE_ADDR & ~mask;
-            e->perm = (IOMMUAccessFlags)(perm & IOMMU_RW);
-            return true;
+        bool is_leaf = level == 1 || (pte & PTE_PS);
+        if (pte & pte_rsvd(level, is_leaf))
+            return VTD_FR_PAGING_RSVD;
+        if (is_leaf) {
+            leaf->mask = (1ull << shift) - 1;
+            leaf->xlat = pte & PTE_ADDR & ~leaf->mask;
+            leaf->perm = (unsigned)perm & IOMMU_RW;
+            return 0;
         }
         table = pte & PTE_ADDR;
     }
@@ -184,37 +190,14 @@ static unsigned ctx_levels(uint64_t hi)
     return CTX_HI_AW(hi) + 2;
 }
 
-/* The full translation of `iova` for `as` (lock held): context, then the walk. */
-static bool translate_locked(VTDState *s, VTDAddressSpace *as, uint64_t iova,
-                             IOMMUTLBEntry *e, uint16_t *did, VTDWalkFault *f,
-                             bool is_write)
-{
-    uint64_t lo, hi;
-    if (!context_get(s, as, &lo, &hi, f))
-        return false;
-    *did = CTX_HI_DID(hi);
-    if (CTX_LO_TT(lo) == TT_PT) {
-        e->translated_addr = e->iova;
-        e->perm = IOMMU_RW;
-        return true;
-    }
-    unsigned levels = ctx_levels(hi);
-    if (iova >> (12 + 9 * levels)) {
-        f->reason = VTD_FR_ADDR_BEYOND_AW;
-        return false;
-    }
-    return sl_walk(s, lo & PTE_ADDR, levels, iova, e, &f->reason, is_write);
-}
-
 static void iotlb_insert(VTDState *s, uint16_t sid, uint16_t did, uint64_t iova,
-                         const IOMMUTLBEntry *e)
+                         const VTDLeaf *e)
 {
     VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(sid, iova)];
     seq_begin(s);
     __atomic_store_n(&t->page, (iova & ~0xfffull) | 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->data, e->translated_addr | (uint64_t)sid << 48 | e->perm,
-                     __ATOMIC_RELAXED);
-    __atomic_store_n(&t->mask, e->addr_mask, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->data, e->xlat | (uint64_t)sid << 48 | e->perm, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->mask, e->mask, __ATOMIC_RELAXED);
     t->did = did;
     seq_end(s);
 }
@@ -235,47 +218,53 @@ void vtd_iotlb_flush(VTDState *s, int gran, uint16_t did, uint64_t addr, unsigne
     seq_end(s);
 }
 
-/* An IOTLB miss. Out of line and with translate()'s signature: the hit path
- * then needs no stack frame and ends in a tail call. */
+/* An IOTLB miss. Out of line and with translate()'s signature, so the hit
+ * path stays short. */
 __attribute__((noipa)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwaddr iova,
-                                                              IOMMUAccessFlags access,
-                                                              bool record_fault)
+                                                           IOMMUAccessFlags access,
+                                                           bool record_fault)
 {
     VTDAddressSpace *as = mr->opaque;
     VTDState *s = as->s;
-    if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE)) {
-        /* Translation off: system memory as it is. */
-        return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~0xfffull,
-                                .translated_addr = iova & ~0xfffull, .addr_mask = 0xfff,
-                                .perm = IOMMU_RW };
-    }
-    IOMMUTLBEntry e = { .target_as = s->as_mem, .iova = iova & ~0xfffull,
-                        .translated_addr = 0, .addr_mask = 0xfff, .perm = IOMMU_NONE };
+    /* Translation off, or pass-through: system memory as it is. */
+    VTDLeaf leaf = { .xlat = iova & ~0xfffull, .mask = 0xfff, .perm = IOMMU_RW };
+    if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE))
+        goto out;
     VTDWalkFault f = { 0 };
     VTDMsi msi;
-    uint16_t did = 0;
     bool is_write = access & IOMMU_WO;
+    uint64_t lo, hi;
     msi.pending = false;
     pthread_mutex_lock(&s->lock);
     if (!s->te) {
-        /* Turned off since the caller looked: system memory as it is. */
-        e.translated_addr = e.iova;
-        e.perm = IOMMU_RW;
-    } else if (translate_locked(s, as, iova, &e, &did, &f, is_write)) {
-        iotlb_insert(s, as->rid, did, iova, &e);
-        if ((e.perm & access) != access)
-            f.reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
+        /* Turned off since the first look. */
+    } else if (context_get(s, as, &lo, &hi, &f)) {
+        if (CTX_LO_TT(lo) != TT_PT) {
+            unsigned levels = ctx_levels(hi);
+            f.reason = iova >> (12 + 9 * levels)
+                           ? VTD_FR_ADDR_BEYOND_AW
+                           : sl_walk(s, lo & PTE_ADDR, levels, iova, &leaf, is_write);
+        }
+        if (!f.reason) {
+            iotlb_insert(s, as->rid, CTX_HI_DID(hi), iova, &leaf);
+            /* The entry, as it is, tells the caller what it lacks. */
+            if ((leaf.perm & access) != access)
+                f.reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
+        } else {
+            leaf = (VTDLeaf){ .xlat = 0, .mask = 0xfff, .perm = IOMMU_NONE };
+        }
     } else {
-        /* A failed walk may have filled in part of the entry. */
-        e.iova = iova & ~0xfffull, e.translated_addr = 0, e.addr_mask = 0xfff;
-        e.perm = IOMMU_NONE;
+        leaf = (VTDLeaf){ .xlat = 0, .mask = 0xfff, .perm = IOMMU_NONE };
     }
     if (f.reason && record_fault && !f.fpd)
         vtd_record_fault(s, as->rid, iova, f.reason, is_write, &msi);
     pthread_mutex_unlock(&s->lock);
     if (msi.pending)
         vtd_send_event(s, &msi);
-    return e;
+out:
+    return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~leaf.mask,
+                            .translated_addr = leaf.xlat, .addr_mask = leaf.mask,
+                            .perm = (IOMMUAccessFlags)leaf.perm };
 }
 
 static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFlags access,
