@@ -211,29 +211,8 @@ MemTxResult address_space_stq_be(AddressSpace *as, hwaddr addr, uint64_t val)
 
 bool address_space_ldq_le_ram(AddressSpace *as, hwaddr addr, uint64_t *vals, unsigned n)
 {
-    uint64_t len = 8ull * n;
-    bool ok = false;
-    if ((addr & 7) || n - 1 >= 512)
-        return false;
     rcu_read_lock();
-    const FlatView *fv = rcu_dereference(as->current);
-    const FlatRange *fr = NULL;
-    if (fv) {
-        /* The MRU hint inline: table walks keep hitting the same RAM range. */
-        unsigned i = __atomic_load_n(&fv->mru, __ATOMIC_RELAXED);
-        fr = i < fv->nr && addr - fv->ranges[i].addr < fv->ranges[i].size ? &fv->ranges[i]
-                                                                           : flatview_lookup(fv, addr);
-    }
-    uint64_t delta = fr ? addr - fr->addr : 0;
-    if (fr && fr->mr->type == MR_RAM && fr->host && len <= fr->size - delta) {
-        const uint64_t *p = (const uint64_t *)(fr->host + delta);
-        /* A RAM range placed at an odd host offset cannot give atomic loads. */
-        if (!((uintptr_t)p & 7)) {
-            for (unsigned k = 0; k < n; k++)
-                vals[k] = __atomic_load_n(&p[k], __ATOMIC_RELAXED);
-            ok = true;
-        }
-    }
+    bool ok = flatview_ldq_le_ram(rcu_dereference(as->current), addr, vals, n);
     rcu_read_unlock();
     return ok;
 }
