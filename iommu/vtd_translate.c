@@ -10,6 +10,13 @@
  * makes the count odd while it does. */
 #include "iommu/vtd_internal.h"
 
+/* The inline RCU read-side lock (one section per page walk), as in
+ * memory/dispatch.c, and not under the sanitizers for the reason given there. */
+#ifndef __SANITIZE_ADDRESS__
+#define _LGPL_SOURCE
+#endif
+#include <urcu-bp.h>
+
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -57,9 +64,9 @@ static void seq_end(VTDState *s)
 /* ---- context entries ---- */
 /* The context entry of `rid` from the tables, into the cache (lock held). */
 static __attribute__((noinline)) bool context_fill(VTDState *s, VTDAddressSpace *as,
-                                                   uint64_t *lo, uint64_t *hi, VTDWalkFault *f)
+                                                   VTDWalkFault *f)
 {
-    uint64_t rt = s->rtaddr_latched, root, a;
+    uint64_t rt = s->rtaddr_latched, root, a, lo, hi;
     if (!(s->gsts & VTD_GCMD_SRTP) || (rt & 0xc00)) {
         f->reason = VTD_FR_ROOT_ACCESS;   /* no root table, or scalable mode asked */
         return false;
@@ -83,17 +90,17 @@ static __attribute__((noinline)) bool context_fill(VTDState *s, VTDAddressSpace 
         f->reason = VTD_FR_CTX_ACCESS;
         return false;
     }
-    *lo = ctx[0], *hi = ctx[1];
-    if (!(*lo & CTX_LO_P)) {
+    lo = ctx[0], hi = ctx[1];
+    if (!(lo & CTX_LO_P)) {
         f->reason = VTD_FR_CTX_NP;
         return false;
     }
-    f->fpd = *lo & CTX_LO_FPD;
-    if ((*lo & CTX_LO_RSVD) || (*hi & CTX_HI_RSVD)) {
+    f->fpd = lo & CTX_LO_FPD;
+    if ((lo & CTX_LO_RSVD) || (hi & CTX_HI_RSVD)) {
         f->reason = VTD_FR_CTX_RSVD;
         return false;
     }
-    unsigned tt = CTX_LO_TT(*lo), aw = CTX_HI_AW(*hi);
+    unsigned tt = CTX_LO_TT(lo), aw = CTX_HI_AW(hi);
     if (tt != TT_SL && !(tt == TT_PT && (s->ecap & VTD_ECAP_PT))) {
         f->reason = VTD_FR_CTX_TT;
         return false;
@@ -102,20 +109,19 @@ static __attribute__((noinline)) bool context_fill(VTDState *s, VTDAddressSpace 
         f->reason = VTD_FR_CTX_INVALID;   /* not in SAGAW */
         return false;
     }
-    as->ctx_lo = *lo, as->ctx_hi = *hi;
+    as->ctx_lo = lo, as->ctx_hi = hi;
     as->ctx_gen = s->ctx_gen;
     return true;
 }
 
 /* The context entry of `rid` (lock held), from the cache or the tables. */
-static inline bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t *hi,
-                               VTDWalkFault *f)
+static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t *hi,
+                        VTDWalkFault *f)
 {
-    if (as->ctx_gen == s->ctx_gen) {
-        *lo = as->ctx_lo, *hi = as->ctx_hi;
-        return true;
-    }
-    return context_fill(s, as, lo, hi, f);
+    if (as->ctx_gen != s->ctx_gen && !context_fill(s, as, f))
+        return false;
+    *lo = as->ctx_lo, *hi = as->ctx_hi;
+    return true;
 }
 
 void vtd_ctx_flush(VTDState *s, int gran, uint16_t did, uint16_t sid, unsigned fm)
@@ -157,16 +163,17 @@ typedef struct VTDLeaf {
     unsigned perm;
 } VTDLeaf;
 
-/* Walks `iova` from `table` with `levels` levels (lock held): 0 with `*leaf`
- * filled in, or the fault reason. */
-static inline uint8_t sl_walk(VTDState *s, uint64_t table, unsigned levels, uint64_t iova,
-                              VTDLeaf *leaf, bool is_write)
+/* Walks `iova` from `table` with `levels` levels in the view `fv` (lock held,
+ * inside an RCU read-side section): 0 with `*leaf` filled in, or the fault
+ * reason. */
+static inline uint8_t sl_walk(const FlatView *fv, uint64_t table, unsigned levels,
+                              uint64_t iova, VTDLeaf *leaf, bool is_write)
 {
     uint64_t perm = IOMMU_RW;
     for (unsigned level = levels;; level--) {
         unsigned shift = 3 + 9 * level;
         uint64_t pte;
-        if (!vtd_load_table(s, table + ((iova >> shift) & 0x1ff) * 8, &pte, 1))
+        if (!flatview_ldq_le_ram(fv, table + ((iova >> shift) & 0x1ff) * 8, &pte, 1))
             return VTD_FR_PAGING_ACCESS;
         perm &= pte;
         if (!(perm & IOMMU_RW))
@@ -218,8 +225,17 @@ void vtd_iotlb_flush(VTDState *s, int gran, uint16_t did, uint64_t addr, unsigne
     seq_end(s);
 }
 
-/* An IOTLB miss. Out of line and with translate()'s signature, so the hit
- * path stays short. */
+/* Records a translation fault (lock held) and drops the lock. */
+static __attribute__((noinline, cold)) void fault_unlock(VTDState *s, uint16_t rid, uint64_t iova,
+                                                          uint8_t reason, bool is_write)
+{
+    VTDMsi msi = { 0 };
+    vtd_record_fault(s, rid, iova, reason, is_write, &msi);
+    pthread_mutex_unlock(&s->lock);
+    vtd_send_event(s, &msi);
+}
+
+/* An IOTLB miss. Out of line, so the hit path stays short. */
 __attribute__((noipa)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwaddr iova,
                                                            IOMMUAccessFlags access,
                                                            bool record_fault)
@@ -231,19 +247,25 @@ __attribute__((noipa)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwa
     if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE))
         goto out;
     VTDWalkFault f = { 0 };
-    VTDMsi msi;
     bool is_write = access & IOMMU_WO;
-    uint64_t lo, hi;
-    msi.pending = false;
     pthread_mutex_lock(&s->lock);
     if (!s->te) {
         /* Turned off since the first look. */
-    } else if (context_get(s, as, &lo, &hi, &f)) {
-        if (CTX_LO_TT(lo) != TT_PT) {
-            unsigned levels = ctx_levels(hi);
-            f.reason = iova >> (12 + 9 * levels)
-                           ? VTD_FR_ADDR_BEYOND_AW
-                           : sl_walk(s, lo & PTE_ADDR, levels, iova, &leaf, is_write);
+    } else if (as->ctx_gen != s->ctx_gen && !context_fill(s, as, &f)) {
+        leaf = (VTDLeaf){ .xlat = 0, .mask = 0xfff, .perm = IOMMU_NONE };
+    } else {
+        uint64_t lo = as->ctx_lo, hi = as->ctx_hi;
+        unsigned levels = ctx_levels(hi);
+        f.fpd = lo & CTX_LO_FPD;
+        if (CTX_LO_TT(lo) == TT_PT) {
+            /* leaf: identity, as set above */
+        } else if (iova >> (12 + 9 * levels)) {
+            f.reason = VTD_FR_ADDR_BEYOND_AW;
+        } else {
+            rcu_read_lock();
+            f.reason = sl_walk(rcu_dereference(s->as_mem->current), lo & PTE_ADDR, levels,
+                               iova, &leaf, is_write);
+            rcu_read_unlock();
         }
         if (!f.reason) {
             iotlb_insert(s, as->rid, CTX_HI_DID(hi), iova, &leaf);
@@ -253,14 +275,11 @@ __attribute__((noipa)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwa
         } else {
             leaf = (VTDLeaf){ .xlat = 0, .mask = 0xfff, .perm = IOMMU_NONE };
         }
-    } else {
-        leaf = (VTDLeaf){ .xlat = 0, .mask = 0xfff, .perm = IOMMU_NONE };
     }
-    if (f.reason && record_fault && !f.fpd)
-        vtd_record_fault(s, as->rid, iova, f.reason, is_write, &msi);
-    pthread_mutex_unlock(&s->lock);
-    if (msi.pending)
-        vtd_send_event(s, &msi);
+    if (__builtin_expect(f.reason && record_fault && !f.fpd, 0))
+        fault_unlock(s, as->rid, iova, f.reason, is_write);
+    else
+        pthread_mutex_unlock(&s->lock);
 out:
     return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~leaf.mask,
                             .translated_addr = leaf.xlat, .addr_mask = leaf.mask,
