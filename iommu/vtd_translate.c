@@ -236,9 +236,9 @@ static __attribute__((noinline, cold)) void fault_unlock(VTDState *s, uint16_t r
 }
 
 /* An IOTLB miss. Out of line, so the hit path stays short. */
-__attribute__((noipa)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwaddr iova,
-                                                           IOMMUAccessFlags access,
-                                                           bool record_fault)
+__attribute__((noinline)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwaddr iova,
+                                                              IOMMUAccessFlags access,
+                                                              bool record_fault)
 {
     VTDAddressSpace *as = mr->opaque;
     VTDState *s = as->s;
