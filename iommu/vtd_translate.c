@@ -292,13 +292,16 @@ static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFla
 {
     VTDAddressSpace *as = mr->opaque;
     VTDState *s = as->s;
+    uint16_t rid = as->rid;
     unsigned seq = __atomic_load_n(&s->iotlb_seq, __ATOMIC_ACQUIRE);
-    const VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(as->rid, iova)];
+    const VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(rid, iova)];
     if (__atomic_load_n(&t->page, __ATOMIC_RELAXED) == ((iova & ~0xfffull) | 1)) {
         uint64_t data = __atomic_load_n(&t->data, __ATOMIC_RELAXED);
         uint64_t mask = __atomic_load_n(&t->mask, __ATOMIC_RELAXED);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if ((data >> 48) == as->rid && (data & access) == access && !(seq & 1) &&
+        /* This requester's entry, granting `access`: one compare. */
+        uint64_t want = (uint64_t)rid << 48 | access;
+        if ((data & (0xffffull << 48 | access)) == want && !(seq & 1) &&
             __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq)
             return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~mask,
                                     .translated_addr = data & PTE_ADDR, .addr_mask = mask,
