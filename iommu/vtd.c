@@ -4,27 +4,9 @@
 
 #include <glib.h>
 #include <stdlib.h>
-#include <urcu-bp.h>
 
 #include "util/log.h"
 #include "vmm/vm.h"
-
-bool vtd_load_table(VTDState *s, uint64_t addr, uint64_t *val)
-{
-    AddressSpace *as = s->dev.vm->as_mem;
-    bool ram;
-    if (addr & 7)
-        return false;
-    rcu_read_lock();
-    const FlatRange *fr = flatview_lookup(address_space_get_flatview(as), addr);
-    ram = fr && fr->mr->type == MR_RAM && addr - fr->addr <= fr->size - 8;
-    rcu_read_unlock();
-    if (!ram)
-        return false;
-    MemTxResult res;
-    *val = address_space_ldq_le(as, addr, &res);
-    return res == MEMTX_OK;
-}
 
 /* ---- reads ---- */
 static uint32_t read32(VTDState *s, unsigned off)

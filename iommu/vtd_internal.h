@@ -86,13 +86,15 @@ enum {
 /* ---- state ---- */
 #define VTD_IOTLB_SIZE     1024                  /* direct-mapped, power of two */
 
+/* A hit reads `page`, `data` and `mask` only. Entries exist only while
+ * translation is on (turning it off flushes them, and they are made only
+ * while it is on), so a hit needs no look at TE. */
 typedef struct VTDIOTLBEntry {
     uint64_t page;       /* 4 KiB page of the iova | 1; 0 = empty */
-    uint64_t xlat;       /* translated address of the whole (super)page */
+    uint64_t data;       /* translated address of the whole (super)page (bits
+                            47:12) | source id << 48 | permission (IOMMU_RW bits) */
     uint64_t mask;       /* (super)page size - 1 */
-    uint16_t sid;
-    uint16_t did;
-    uint8_t perm;
+    uint64_t did;        /* domain, for invalidations (lock held) */
 } VTDIOTLBEntry;
 
 typedef struct VTDAddressSpace {
@@ -198,9 +200,11 @@ void vtd_ir_init(VTDState *s);
 /* IRE changed or the IEC was invalidated: tell the VM's listeners. Lock not held. */
 void vtd_ir_changed(VTDState *s);
 
-/* vtd.c */
-/* A guest-memory load for table walks: RAM (or ROM) only, never device
- * registers; false when `addr` is not entirely in RAM. */
-bool vtd_load_table(VTDState *s, uint64_t addr, uint64_t *val);
+/* A table read: `n` 8-byte entries at `addr` from guest RAM (or ROM) only,
+ * never device registers; false when they are not all in one RAM range. */
+static inline bool vtd_load_table(VTDState *s, uint64_t addr, uint64_t *vals, unsigned n)
+{
+    return address_space_ldq_le_ram(s->as_mem, addr, vals, n);
+}
 
 #endif

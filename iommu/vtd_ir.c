@@ -75,11 +75,12 @@ static bool remap_locked(VTDState *s, uint16_t rid, const MSIMessage *in, MSIMes
         f->reason = VTD_FR_IR_INDEX;
         return false;
     }
-    uint64_t lo, hi, entry = (irta & ~0xfffull) + index * 16ull;
-    if (!vtd_load_table(s, entry, &lo) || !vtd_load_table(s, entry + 8, &hi)) {
+    uint64_t irte[2], entry = (irta & ~0xfffull) + index * 16ull;
+    if (!vtd_load_table(s, entry, irte, 2)) {
         f->reason = VTD_FR_IR_ACCESS;
         return false;
     }
+    uint64_t lo = irte[0], hi = irte[1];
     f->fpd = lo & IRTE_FPD;
     if (!(lo & IRTE_P)) {
         f->reason = VTD_FR_IR_NP;

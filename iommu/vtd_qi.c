@@ -76,7 +76,7 @@ void vtd_qi_process(VTDState *s)
 {
     for (;;) {
         VTDPost p = { 0 };
-        uint64_t lo = 0, hi = 0;
+        uint64_t desc[2] = { 0, 0 };
         pthread_mutex_lock(&s->lock);
         if (!(s->gsts & VTD_GCMD_QIE) || (s->fsts & VTD_FSTS_IQE) || s->iqh == s->iqt) {
             pthread_mutex_unlock(&s->lock);
@@ -85,14 +85,14 @@ void vtd_qi_process(VTDState *s)
         uint64_t entries = 256ull << (s->iqa & 7);
         uint64_t head = s->iqh >> 4, base = s->iqa & ~0xfffull;
         bool ok = (s->iqt >> 4) < entries && head < entries &&
-                  vtd_load_table(s, base + head * 16, &lo) &&
-                  vtd_load_table(s, base + head * 16 + 8, &hi) && qi_descriptor(s, lo, hi, &p);
+                  vtd_load_table(s, base + head * 16, desc, 2) &&
+                  qi_descriptor(s, desc[0], desc[1], &p);
         if (ok) {
             s->iqh = ((head + 1) % entries) << 4;
         } else {
             log_guest_error("vtd: bad invalidation descriptor at IQH 0x%llx (0x%llx 0x%llx, "
                             "IQT 0x%llx)", (unsigned long long)s->iqh,
-                            (unsigned long long)lo, (unsigned long long)hi,
+                            (unsigned long long)desc[0], (unsigned long long)desc[1],
                             (unsigned long long)s->iqt);
             vtd_iq_error(s, &p.msi);
         }

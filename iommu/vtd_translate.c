@@ -10,6 +10,13 @@
  * makes the count odd while it does. */
 #include "iommu/vtd_internal.h"
 
+/* The inline RCU read-side lock (one section per page walk), as in
+ * memory/dispatch.c, and not under the sanitizers for the reason given there. */
+#ifndef __SANITIZE_ADDRESS__
+#define _LGPL_SOURCE
+#endif
+#include <urcu-bp.h>
+
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -55,21 +62,17 @@ static void seq_end(VTDState *s)
 }
 
 /* ---- context entries ---- */
-/* The context entry of `rid` (lock held), from the cache or the tables. */
-static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t *hi,
-                        VTDWalkFault *f)
+/* The context entry of `rid` from the tables, into the cache (lock held). */
+static __attribute__((noinline)) bool context_fill(VTDState *s, VTDAddressSpace *as,
+                                                   VTDWalkFault *f)
 {
-    if (as->ctx_gen == s->ctx_gen) {
-        *lo = as->ctx_lo, *hi = as->ctx_hi;
-        return true;
-    }
-    uint64_t rt = s->rtaddr_latched, root, a;
+    uint64_t rt = s->rtaddr_latched, root, a, lo, hi;
     if (!(s->gsts & VTD_GCMD_SRTP) || (rt & 0xc00)) {
         f->reason = VTD_FR_ROOT_ACCESS;   /* no root table, or scalable mode asked */
         return false;
     }
     a = (rt & ~0xfffull) + (uint64_t)(as->rid >> 8) * 16;
-    if (!vtd_load_table(s, a, &root)) {
+    if (!vtd_load_table(s, a, &root, 1)) {
         f->reason = VTD_FR_ROOT_ACCESS;
         return false;
     }
@@ -82,20 +85,22 @@ static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t
         return false;
     }
     a = (root & ~0xfffull) + (uint64_t)(as->rid & 0xff) * 16;
-    if (!vtd_load_table(s, a, lo) || !vtd_load_table(s, a + 8, hi)) {
+    uint64_t ctx[2];
+    if (!vtd_load_table(s, a, ctx, 2)) {
         f->reason = VTD_FR_CTX_ACCESS;
         return false;
     }
-    if (!(*lo & CTX_LO_P)) {
+    lo = ctx[0], hi = ctx[1];
+    if (!(lo & CTX_LO_P)) {
         f->reason = VTD_FR_CTX_NP;
         return false;
     }
-    f->fpd = *lo & CTX_LO_FPD;
-    if ((*lo & CTX_LO_RSVD) || (*hi & CTX_HI_RSVD)) {
+    f->fpd = lo & CTX_LO_FPD;
+    if ((lo & CTX_LO_RSVD) || (hi & CTX_HI_RSVD)) {
         f->reason = VTD_FR_CTX_RSVD;
         return false;
     }
-    unsigned tt = CTX_LO_TT(*lo), aw = CTX_HI_AW(*hi);
+    unsigned tt = CTX_LO_TT(lo), aw = CTX_HI_AW(hi);
     if (tt != TT_SL && !(tt == TT_PT && (s->ecap & VTD_ECAP_PT))) {
         f->reason = VTD_FR_CTX_TT;
         return false;
@@ -104,8 +109,18 @@ static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t
         f->reason = VTD_FR_CTX_INVALID;   /* not in SAGAW */
         return false;
     }
-    as->ctx_lo = *lo, as->ctx_hi = *hi;
+    as->ctx_lo = lo, as->ctx_hi = hi;
     as->ctx_gen = s->ctx_gen;
+    return true;
+}
+
+/* The context entry of `rid` (lock held), from the cache or the tables. */
+static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t *hi,
+                        VTDWalkFault *f)
+{
+    if (as->ctx_gen != s->ctx_gen && !context_fill(s, as, f))
+        return false;
+    *lo = as->ctx_lo, *hi = as->ctx_hi;
     return true;
 }
 
@@ -141,35 +156,37 @@ static uint64_t pte_rsvd(unsigned level, bool leaf)
     return PTE_RSVD_HI | low[leaf][level];
 }
 
-/* Walks `iova` from `table` with `levels` levels (lock held). On success `e`
- * holds the page and what every level together allows. */
-static bool sl_walk(VTDState *s, uint64_t table, unsigned levels, uint64_t iova,
-                    IOMMUTLBEntry *e, uint8_t *reason, bool is_write)
+/* What a walk found: the translated (super)page, its size - 1 and what every
+ * level together allows. */
+typedef struct VTDLeaf {
+    uint64_t xlat, mask;
+    unsigned perm;
+} VTDLeaf;
+
+/* Walks `iova` from `table` with `levels` levels in the view `fv` (lock held,
+ * inside an RCU read-side section): 0 with `*leaf` filled in, or the fault
+ * reason. */
+static inline uint8_t sl_walk(const FlatView *fv, uint64_t table, unsigned levels,
+                              uint64_t iova, VTDLeaf *leaf, bool is_write)
 {
-    unsigned perm = IOMMU_RW;
+    uint64_t perm = IOMMU_RW;
     for (unsigned level = levels;; level--) {
-        unsigned shift = 12 + 9 * (level - 1);
+        unsigned shift = 3 + 9 * level;
         uint64_t pte;
-        if (!vtd_load_table(s, table + ((iova >> shift) & 0x1ff) * 8, &pte)) {
-            *reason = VTD_FR_PAGING_ACCESS;
-            return false;
-        }
-        perm &= (unsigned)(pte & 3);
-        if (!(pte & (PTE_R | PTE_W)) || !perm) {
-            *reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
-            return false;
-        }
-        bool leaf = level == 1 || ((pte & PTE_PS) && level <= 3);
-        if (pte & pte_rsvd(level, leaf)) {
-            *reason = VTD_FR_PAGING_RSVD;
-            return false;
-        }
-        if (leaf) {
-            e->addr_mask = (1ull << shift) - 1;
-            e->iova = iova & ~e->addr_mask;
-            e->translated_addr = pte & PTE_ADDR & ~e->addr_mask;
-            e->perm = (IOMMUAccessFlags)perm;
-            return true;
+        if (!flatview_ldq_le_ram(fv, table + ((iova >> shift) & 0x1ff) * 8, &pte, 1))
+            return VTD_FR_PAGING_ACCESS;
+        perm &= pte;
+        if (!(perm & IOMMU_RW))
+            return is_write ? VTD_FR_WRITE : VTD_FR_READ;
+        /* PS at level 4 is reserved: pte_rsvd(4, true) has that bit. */
+        bool is_leaf = level == 1 || (pte & PTE_PS);
+        if (pte & pte_rsvd(level, is_leaf))
+            return VTD_FR_PAGING_RSVD;
+        if (is_leaf) {
+            leaf->mask = (1ull << shift) - 1;
+            leaf->xlat = pte & PTE_ADDR & ~leaf->mask;
+            leaf->perm = (unsigned)perm & IOMMU_RW;
+            return 0;
         }
         table = pte & PTE_ADDR;
     }
@@ -180,40 +197,14 @@ static unsigned ctx_levels(uint64_t hi)
     return CTX_HI_AW(hi) + 2;
 }
 
-/* The full translation of `iova` for `as` (lock held): context, then the walk. */
-static bool translate_locked(VTDState *s, VTDAddressSpace *as, uint64_t iova,
-                             IOMMUTLBEntry *e, uint16_t *did, VTDWalkFault *f, bool is_write)
-{
-    uint64_t lo, hi;
-    f->fpd = false;
-    if (!context_get(s, as, &lo, &hi, f))
-        return false;
-    *did = CTX_HI_DID(hi);
-    if (CTX_LO_TT(lo) == TT_PT) {
-        e->iova = iova & ~0xfffull;
-        e->translated_addr = e->iova;
-        e->addr_mask = 0xfff;
-        e->perm = IOMMU_RW;
-        return true;
-    }
-    unsigned levels = ctx_levels(hi);
-    if (iova >> (12 + 9 * levels)) {
-        f->reason = VTD_FR_ADDR_BEYOND_AW;
-        return false;
-    }
-    return sl_walk(s, lo & PTE_ADDR, levels, iova, e, &f->reason, is_write);
-}
-
 static void iotlb_insert(VTDState *s, uint16_t sid, uint16_t did, uint64_t iova,
-                         const IOMMUTLBEntry *e)
+                         const VTDLeaf *e)
 {
     VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(sid, iova)];
     seq_begin(s);
     __atomic_store_n(&t->page, (iova & ~0xfffull) | 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->xlat, e->translated_addr, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->mask, e->addr_mask, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->sid, sid, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->perm, (uint8_t)e->perm, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->data, e->xlat | (uint64_t)sid << 48 | e->perm, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->mask, e->mask, __ATOMIC_RELAXED);
     t->did = did;
     seq_end(s);
 }
@@ -234,33 +225,66 @@ void vtd_iotlb_flush(VTDState *s, int gran, uint16_t did, uint64_t addr, unsigne
     seq_end(s);
 }
 
-static IOMMUTLBEntry fault_entry(VTDState *s, uint64_t iova)
+/* Records a translation fault (lock held) and drops the lock. */
+static __attribute__((noinline, cold)) void fault_unlock(VTDState *s, uint16_t rid, uint64_t iova,
+                                                          uint8_t reason, bool is_write)
 {
-    return (IOMMUTLBEntry){ .target_as = s->dev.vm->as_mem, .iova = iova & ~0xfffull,
-                            .translated_addr = 0, .addr_mask = 0xfff, .perm = IOMMU_NONE };
-}
-
-/* Out of line: the hit path stays short and needs no saved registers. */
-__attribute__((noinline)) static IOMMUTLBEntry translate_slow(VTDState *s, VTDAddressSpace *as, uint64_t iova,
-                                    IOMMUAccessFlags access, bool record_fault)
-{
-    IOMMUTLBEntry e = fault_entry(s, iova);
-    VTDWalkFault f = { 0 };
     VTDMsi msi = { 0 };
-    uint16_t did = 0;
-    bool is_write = access & IOMMU_WO;
-    pthread_mutex_lock(&s->lock);
-    if (translate_locked(s, as, iova, &e, &did, &f, is_write)) {
-        iotlb_insert(s, as->rid, did, iova, &e);
-        if ((e.perm & access) != access)
-            f.reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
-    }
-    e.target_as = s->dev.vm->as_mem;
-    if (f.reason && record_fault && !f.fpd)
-        vtd_record_fault(s, as->rid, iova, f.reason, is_write, &msi);
+    vtd_record_fault(s, rid, iova, reason, is_write, &msi);
     pthread_mutex_unlock(&s->lock);
     vtd_send_event(s, &msi);
-    return e;
+}
+
+/* An IOTLB miss. Out of line, so the hit path stays short; cold next to hits
+ * (and GCC's compact code for it also runs fewer instructions). */
+__attribute__((noinline, cold)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwaddr iova,
+                                                              IOMMUAccessFlags access,
+                                                              bool record_fault)
+{
+    VTDAddressSpace *as = mr->opaque;
+    VTDState *s = as->s;
+    /* Translation off, or pass-through: system memory as it is. */
+    VTDLeaf leaf = { .xlat = iova & ~0xfffull, .mask = 0xfff, .perm = IOMMU_RW };
+    if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE))
+        goto out;
+    VTDWalkFault f = { 0 };
+    bool is_write = access & IOMMU_WO;
+    pthread_mutex_lock(&s->lock);
+    if (!s->te) {
+        /* Turned off since the first look. */
+    } else if (as->ctx_gen != s->ctx_gen && !context_fill(s, as, &f)) {
+        leaf = (VTDLeaf){ .xlat = 0, .mask = 0xfff, .perm = IOMMU_NONE };
+    } else {
+        uint64_t lo = as->ctx_lo, hi = as->ctx_hi;
+        unsigned levels = ctx_levels(hi);
+        f.fpd = lo & CTX_LO_FPD;
+        if (CTX_LO_TT(lo) == TT_PT) {
+            /* leaf: identity, as set above */
+        } else if (iova >> (12 + 9 * levels)) {
+            f.reason = VTD_FR_ADDR_BEYOND_AW;
+        } else {
+            rcu_read_lock();
+            f.reason = sl_walk(rcu_dereference(s->as_mem->current), lo & PTE_ADDR, levels,
+                               iova, &leaf, is_write);
+            rcu_read_unlock();
+        }
+        if (!f.reason) {
+            iotlb_insert(s, as->rid, CTX_HI_DID(hi), iova, &leaf);
+            /* The entry, as it is, tells the caller what it lacks. */
+            if ((leaf.perm & access) != access)
+                f.reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
+        } else {
+            leaf = (VTDLeaf){ .xlat = 0, .mask = 0xfff, .perm = IOMMU_NONE };
+        }
+    }
+    if (__builtin_expect(f.reason && record_fault && !f.fpd, 0))
+        fault_unlock(s, as->rid, iova, f.reason, is_write);
+    else
+        pthread_mutex_unlock(&s->lock);
+out:
+    return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~leaf.mask,
+                            .translated_addr = leaf.xlat, .addr_mask = leaf.mask,
+                            .perm = (IOMMUAccessFlags)leaf.perm };
 }
 
 static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFlags access,
@@ -268,28 +292,22 @@ static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFla
 {
     VTDAddressSpace *as = mr->opaque;
     VTDState *s = as->s;
-    if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE)) {
-        /* Translation off: system memory as it is. */
-        return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~0xfffull,
-                                .translated_addr = iova & ~0xfffull, .addr_mask = 0xfff,
-                                .perm = IOMMU_RW };
-    }
+    uint16_t rid = as->rid;
     unsigned seq = __atomic_load_n(&s->iotlb_seq, __ATOMIC_ACQUIRE);
-    const VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(as->rid, iova)];
-    uint64_t page = __atomic_load_n(&t->page, __ATOMIC_RELAXED);
-    uint64_t xlat = __atomic_load_n(&t->xlat, __ATOMIC_RELAXED);
-    uint64_t mask = __atomic_load_n(&t->mask, __ATOMIC_RELAXED);
-    uint16_t sid = __atomic_load_n(&t->sid, __ATOMIC_RELAXED);
-    unsigned perm = __atomic_load_n(&t->perm, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (!(seq & 1) && page == ((iova & ~0xfffull) | 1) && sid == as->rid &&
-        (perm & access) == access &&
-        __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq) {
-        return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~mask,
-                                .translated_addr = xlat, .addr_mask = mask,
-                                .perm = (IOMMUAccessFlags)perm };
+    const VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(rid, iova)];
+    if (__atomic_load_n(&t->page, __ATOMIC_RELAXED) == ((iova & ~0xfffull) | 1)) {
+        uint64_t data = __atomic_load_n(&t->data, __ATOMIC_RELAXED);
+        uint64_t mask = __atomic_load_n(&t->mask, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        /* This requester's entry, granting `access`: one compare. */
+        uint64_t want = (uint64_t)rid << 48 | access;
+        if ((data & (0xffffull << 48 | access)) == want && !(seq & 1) &&
+            __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq)
+            return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~mask,
+                                    .translated_addr = data & PTE_ADDR, .addr_mask = mask,
+                                    .perm = (IOMMUAccessFlags)(data & IOMMU_RW) };
     }
-    return translate_slow(s, as, iova, access, record_fault);
+    return translate_slow(mr, iova, access, record_fault);
 }
 
 /* ---- walking every mapping (caching-mode MAP, replay) ---- */
@@ -311,7 +329,8 @@ static void walk_emit(VTDWalk *w, const IOMMUTLBEntry *e)
     }
 }
 
-/* Reads the tables under the lock, but emits without it: collects a batch. */
+/* Table reads need no unit lock (they touch guest memory only): notifiers
+ * are called without it. */
 static void walk_level(VTDWalk *w, uint64_t table, unsigned level, uint64_t base,
                        unsigned perm)
 {
@@ -322,11 +341,10 @@ static void walk_level(VTDWalk *w, uint64_t table, unsigned level, uint64_t base
         if (end < w->first || va > w->last)
             continue;
         uint64_t pte;
-        pthread_mutex_lock(&w->s->lock);
-        bool ok = vtd_load_table(w->s, table + i * 8ull, &pte);
-        pthread_mutex_unlock(&w->s->lock);
+        if (!vtd_load_table(w->s, table + i * 8ull, &pte, 1))
+            continue;
         unsigned p = perm & (unsigned)(pte & 3);
-        if (!ok || !p)
+        if (!p)
             continue;
         bool leaf = level == 1 || ((pte & PTE_PS) && level <= 3);
         if (pte & pte_rsvd(level, leaf))

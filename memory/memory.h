@@ -216,6 +216,34 @@ void memory_listener_unregister(MemoryListener *l);
 FlatView *address_space_get_flatview(AddressSpace *as);
 const FlatRange *flatview_lookup(const FlatView *fv, hwaddr addr);
 
+/* address_space_ldq_le_ram (below) for a walker that reads several entries in
+ * a row (an IOMMU page walk) inside its own RCU read-side critical section,
+ * with `fv` from address_space_get_flatview: one section for the walk instead
+ * of one per entry. Inline because a walk calls it once per level. */
+static inline bool flatview_ldq_le_ram(const FlatView *fv, hwaddr addr, uint64_t *vals,
+                                       unsigned n)
+{
+    if ((addr & 7) || n - 1 >= 512 || !fv)
+        return false;
+    /* The MRU hint first: walks keep hitting the same RAM range. */
+    unsigned i = __atomic_load_n(&fv->mru, __ATOMIC_RELAXED);
+    const FlatRange *fr = &fv->ranges[i];
+    if (__builtin_expect(!(i < fv->nr && addr - fr->addr < fr->size), 0)) {
+        fr = flatview_lookup(fv, addr);
+        if (!fr)
+            return false;
+    }
+    if (fr->mr->type != MR_RAM || !fr->host || 8ull * n > fr->size - (addr - fr->addr))
+        return false;
+    const uint64_t *p = (const uint64_t *)(fr->host + (addr - fr->addr));
+    /* A RAM range placed at an odd host offset cannot give atomic loads. */
+    if ((uintptr_t)p & 7)
+        return false;
+    for (unsigned k = 0; k < n; k++)
+        vals[k] = __atomic_load_n(&p[k], __ATOMIC_RELAXED); /* x86: little-endian */
+    return true;
+}
+
 /* ---- accesses (any thread; they take the RCU read lock themselves) ------------- */
 /* `buf` holds the bytes in memory order. Unassigned addresses read as 0xff and drop
  * writes, returning MEMTX_DECODE_ERROR. An access that spans ranges is served
@@ -240,6 +268,13 @@ MemTxResult address_space_stl_le(AddressSpace *as, hwaddr addr, uint32_t val);
 MemTxResult address_space_stl_be(AddressSpace *as, hwaddr addr, uint32_t val);
 MemTxResult address_space_stq_le(AddressSpace *as, hwaddr addr, uint64_t val);
 MemTxResult address_space_stq_be(AddressSpace *as, hwaddr addr, uint64_t val);
+/* For table walkers (IOMMU page tables) that must read only guest RAM, never
+ * device registers: `n` consecutive little-endian 8-byte values at `addr`
+ * (8-byte aligned), each one single-copy-atomic load, all from one RAM or ROM
+ * range. False, with `vals` untouched, if any byte is unassigned, MMIO, a ROM
+ * device or device memory, or `addr` is misaligned. Cheaper than ldq_le: one
+ * RCU section and one lookup for all `n`. */
+bool address_space_ldq_le_ram(AddressSpace *as, hwaddr addr, uint64_t *vals, unsigned n);
 
 /* ---- device memory --------------------------------------------------------------
  * Exactly one volatile load/store of `size` (1, 2, 4, 8) at `p`; `p` must be

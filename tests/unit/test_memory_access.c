@@ -327,3 +327,68 @@ TEST(rom_ignores_writes)
     memory_region_unref(root);
     rcu_barrier();
 }
+
+static unsigned ram_only_mmio_calls;
+
+static MemTxResult ram_only_mmio_read(void *opaque, hwaddr addr, uint64_t *data, unsigned size)
+{
+    (void)opaque, (void)addr, (void)size;
+    ram_only_mmio_calls++;
+    *data = 0;
+    return MEMTX_OK;
+}
+
+TEST(ldq_le_ram_reads_ram_and_rom_only)
+{
+    static const MemoryRegionOps ops = { .read = ram_only_mmio_read, .valid = { 1, 8, true } };
+    static uint64_t devmem[512] __attribute__((aligned(4096)));
+    MemoryRegion *root = memory_region_new_container("root", 0x100000);
+    AddressSpace *as = address_space_new("test", root);
+    MemoryRegion *ram = memory_region_new_ram("ram", 0x4000);
+    MemoryRegion *regs = memory_region_new_io("regs", 0x100, &ops, NULL);
+    MemoryRegion *rom = memory_region_new_rom("rom", 0x1000);
+    MemoryRegion *romd = memory_region_new_rom_device("flash", 0x1000, &ops, NULL);
+    MemoryRegion *ramdev = memory_region_new_ram_device("bar", sizeof(devmem), devmem);
+    REQUIRE(ram && rom && romd);
+    memory_region_add_subregion(root, 0, ram);
+    memory_region_add_subregion_overlap(root, 0x1080, regs, 1);
+    memory_region_add_subregion(root, 0x8000, rom);
+    memory_region_add_subregion(root, 0x9000, romd);
+    memory_region_add_subregion(root, 0xa000, ramdev);
+    for (unsigned i = 0; i < 0x4000; i++)
+        ram->host[i] = (uint8_t)i;
+    uint64_t v[2] = { 0, 0 };
+    CHECK(address_space_ldq_le_ram(as, 0x10, v, 1));
+    CHECK_EQ(v[0], 0x1716151413121110ull);
+    CHECK(address_space_ldq_le_ram(as, 0x3ff0, v, 2));
+    CHECK_EQ(v[0], 0xf7f6f5f4f3f2f1f0ull);
+    CHECK_EQ(v[1], 0xfffefdfcfbfaf9f8ull);
+    memset(memory_region_get_ram_ptr(rom), 0x5a, 8);
+    CHECK(address_space_ldq_le_ram(as, 0x8000, v, 1));
+    CHECK_EQ(v[0], 0x5a5a5a5a5a5a5a5aull);
+    /* Everything else fails and leaves the output alone. */
+    static const struct { hwaddr addr; unsigned n; } bad[] = {
+        { 0x14, 1 },        /* misaligned */
+        { 0x1080, 1 },      /* MMIO */
+        { 0x1078, 2 },      /* RAM, then MMIO */
+        { 0x3ff8, 2 },      /* RAM, then nothing */
+        { 0x9000, 1 },      /* ROM device in romd mode */
+        { 0xa000, 1 },      /* device memory */
+        { 0xc000, 1 },      /* unassigned */
+        { 0x10, 0 },        /* nothing asked */
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v[0] = v[1] = 0x1234;
+        CHECK(!address_space_ldq_le_ram(as, bad[i].addr, v, bad[i].n));
+        CHECK(v[0] == 0x1234 && v[1] == 0x1234);
+    }
+    CHECK_EQ(ram_only_mmio_calls, 0);
+    address_space_free(as);
+    memory_region_unref(ramdev);
+    memory_region_unref(romd);
+    memory_region_unref(rom);
+    memory_region_unref(regs);
+    memory_region_unref(ram);
+    memory_region_unref(root);
+    rcu_barrier();
+}

@@ -176,6 +176,15 @@ TEST(vtd_pass_through_and_bad_contexts)
     ram_q(&t, T_CTX + (DEV + 3) * 16, 0x3);
     CHECK_EQ(xlate(&t, DEV + 3, 0x1000, IOMMU_RO).perm, IOMMU_NONE);
     CHECK_EQ(frcd_reason(&t, 5), 0);
+    /* ... also for walk faults once the valid context entry is cached */
+    uint64_t top = new_table(&t);
+    map(&t, top, 4, 0x1000, 0x500000, 1, 1);
+    set_context(&t, DEV + 2, top, 4, 1, 0);
+    ram_q(&t, T_CTX + (DEV + 2) * 16, ram_rq(&t, T_CTX + (DEV + 2) * 16) | 2);
+    CHECK_EQ(xlate(&t, DEV + 2, 0x1000, IOMMU_RO).perm, IOMMU_RO);  /* context now cached */
+    CHECK_EQ(xlate(&t, DEV + 2, 0x1000, IOMMU_WO).perm, IOMMU_RO);  /* permission fault */
+    CHECK_EQ(xlate(&t, DEV + 2, 0x9000, IOMMU_RO).perm, IOMMU_NONE); /* not mapped */
+    CHECK_EQ(frcd_reason(&t, 5), 0);
     vt_teardown(&t);
 }
 
