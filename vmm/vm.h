@@ -41,6 +41,7 @@ struct boot_regs;
 struct Device;
 struct MSIMessage;
 struct InterruptRemapper;
+struct PCIBus;
 
 struct vcpu {
     struct vm *vm;
@@ -88,6 +89,8 @@ struct vm {
     struct Device *devices;
     /* Interrupt remapping, installed by an IOMMU model that offers it (atomic). */
     struct InterruptRemapper *intremap;
+    /* The PCI host's root bus (pci/pci.h), NULL without one. */
+    struct PCIBus *pci;
 
     /* Unit tests drive devices on a VM without KVM: when set, vm_set_irq_line
      * calls this instead of KVM_IRQ_LINE, and vm_send_msi this instead of
