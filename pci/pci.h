@@ -189,8 +189,8 @@ uint32_t pci_get_long(const uint8_t *p);
 int pci_msi_init(PCIDevice *d, unsigned nr_vectors, bool is_64bit, bool per_vector_mask);
 /* MSI-X with the table at table_offset in BAR table_bar and the PBA at
  * pba_offset in BAR pba_bar (both 8-byte aligned, inside the BARs, which must
- * be registered first and be containers or I/O regions: the table and PBA are
- * overlaid as subregions). 0 or -1. */
+ * be registered first and be containers: the table and PBA are overlaid as
+ * subregions above the model's own registers). 0 or -1. */
 int pci_msix_init(PCIDevice *d, unsigned nr_vectors, unsigned table_bar,
                   uint32_t table_offset, unsigned pba_bar, uint32_t pba_offset);
 bool pci_msi_enabled(const PCIDevice *d);
