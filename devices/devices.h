@@ -12,6 +12,10 @@ int debug_exit_init(struct vm *vm, uint16_t port);
 int i8042_init(struct vm *vm);
 /* The integration test device (--test-device log=PATH); see devices/testdev.h. */
 int testdev_init(struct vm *vm, const char *spec);
+/* QEMU's edu PCI device (devices/edu.c); needs the PCI host. */
+int edu_init(struct vm *vm);
+/* The DMA test PCI function (devices/pci_testdev.c); needs the PCI host. */
+int pci_testdev_init(struct vm *vm);
 /* Release what the devices hold: flush serial output, restore the terminal,
  * close the test device's log. Call without the big lock, once the vCPUs have
  * stopped; device registers stay harmless to access afterwards. */
