@@ -27,6 +27,13 @@ void pci_bus_windows(const struct vm *vm, PCIWindow *io, PCIWindow *mmio32, PCIW
     *mmio64 = (PCIWindow){ base64, LAYOUT_PCI_MMIO64_SIZE, base64 };
 }
 
+void pci_host_windows(const struct vm *vm, PCIHostWindows *w)
+{
+    PCIWindow io, m32, m64;
+    pci_bus_windows(vm, &io, &m32, &m64);
+    *w = (PCIHostWindows){ io.base, io.size, m32.base, m32.size, m64.base, m64.size };
+}
+
 PCIBus *pci_root_bus(struct vm *vm)
 {
     return vm->pci;

@@ -123,6 +123,12 @@ struct PCIDevice {
 /* Creates the host bridge: bus 0, config ports, ECAM, the host bridge function
  * at 00.0. Sets vm->pci. 0 or -1 (one error line). */
 int pci_host_init(struct vm *vm);
+/* The host bridge's windows for BARs (what the ACPI _CRS announces). The 64-bit
+ * window starts at the first 1 GiB boundary above RAM. */
+typedef struct PCIHostWindows {
+    uint64_t io_base, io_size, mmio32_base, mmio32_size, mmio64_base, mmio64_size;
+} PCIHostWindows;
+void pci_host_windows(const struct vm *vm, PCIHostWindows *w);
 /* The VM's root bus (NULL when there is no PCI host). */
 PCIBus *pci_root_bus(struct vm *vm);
 /* The function at devfn of `bus`, or NULL. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "devices/devices.h"
+#include "pci/pci.h"
 #include "util/log.h"
 #include "vmm/acpi.h"
 #include "vmm/loader.h"
@@ -16,6 +17,13 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_USAGE;
     if (cfg->test_device && testdev_init(vm, cfg->test_device))
         return EXIT_USAGE;
+    if (pci_host_init(vm))
+        return EXIT_HOST_ERROR;
+    for (unsigned i = 0; i < cfg->nr_edu; i++)
+        if (edu_init(vm))
+            return EXIT_HOST_ERROR;
+    if (cfg->pci_testdev && pci_testdev_init(vm))
+        return EXIT_HOST_ERROR;
     /* Before the loader, which passes the RSDP's address to the kernel. */
     if (acpi_setup(vm))
         return EXIT_HOST_ERROR;
@@ -29,6 +37,8 @@ static void dump_mtree(struct vm *vm)
 {
     AddressSpace *spaces[] = { vm->as_mem, vm->as_io };
     memory_dump_mtree(stdout, spaces, 2);
+    printf("\nPCI:\n");
+    pci_dump(vm, stdout);
     fflush(stdout);
 }
 
@@ -41,6 +51,9 @@ static int run(const struct vm_config *cfg)
         status = create_devices(&vm, cfg);
     if (status == 0 && cfg->dump_mtree) {
         dump_mtree(&vm);
+    } else if (status == 0 && cfg->dump_pci) {
+        pci_dump(&vm, stdout);
+        fflush(stdout);
     } else if (status == 0) {
         if (loader_load(&vm, cfg, &regs)) {
             status = EXIT_USAGE;

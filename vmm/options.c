@@ -185,7 +185,30 @@ static int opt_initramfs(struct vm_config *cfg, const char *value, char *err, si
     return 0;
 }
 
-enum option_kind { OPT_VALUE, OPT_FLAG_DUMP, OPT_FLAG_HELP, OPT_FLAG_VERSION };
+static int opt_edu(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    (void)value;
+    if (cfg->nr_edu >= 16)
+        FAIL("--edu: at most 16 edu devices");
+    cfg->nr_edu++;
+    return 0;
+}
+
+static int opt_pci_testdev(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    (void)value, (void)err, (void)errlen;
+    cfg->pci_testdev = true;
+    return 0;
+}
+
+static int opt_dump_pci(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    (void)value, (void)err, (void)errlen;
+    cfg->dump_pci = true;
+    return 0;
+}
+
+enum option_kind { OPT_VALUE, OPT_FLAG, OPT_FLAG_DUMP, OPT_FLAG_HELP, OPT_FLAG_VERSION };
 
 static const struct option_def {
     const char *name;
@@ -202,6 +225,9 @@ static const struct option_def {
     { "test-device", OPT_VALUE, opt_test_device },
     { "debug-exit-port", OPT_VALUE, opt_port },
     { "dump-mtree", OPT_FLAG_DUMP, NULL },
+    { "dump-pci", OPT_FLAG, opt_dump_pci },
+    { "edu", OPT_FLAG, opt_edu },
+    { "pci-testdev", OPT_FLAG, opt_pci_testdev },
     { "help", OPT_FLAG_HELP, NULL },
     { "version", OPT_FLAG_VERSION, NULL },
 };
@@ -259,8 +285,13 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
                 return OPTIONS_HELP;
             if (def->kind == OPT_FLAG_VERSION)
                 return OPTIONS_VERSION;
+            if (def->kind == OPT_FLAG) {
+                if (def->set(cfg, NULL, err, errlen))
+                    return OPTIONS_ERROR;
+                continue;
+            }
             cfg->dump_mtree = true;
-            continue;
+                    continue;
         }
         const char *value = eq ? eq + 1 : NULL;
         if (!value) {
@@ -278,13 +309,13 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
         if (def->set(cfg, value, err, errlen))
             return OPTIONS_ERROR;
     }
-    if (!cfg->kernel && !cfg->dump_mtree) {
+    if (!cfg->kernel && !(cfg->dump_mtree || cfg->dump_pci)) {
         snprintf(err, errlen, "no kernel given (use --kernel PATH)");
         return OPTIONS_ERROR;
     }
-    if (cfg->kernel && !cfg->dump_mtree && check_readable("kernel", cfg->kernel, err, errlen))
+    if (cfg->kernel && !(cfg->dump_mtree || cfg->dump_pci) && check_readable("kernel", cfg->kernel, err, errlen))
         return OPTIONS_ERROR;
-    if (cfg->initramfs && !cfg->dump_mtree &&
+    if (cfg->initramfs && !(cfg->dump_mtree || cfg->dump_pci) &&
         check_readable("initramfs", cfg->initramfs, err, errlen))
         return OPTIONS_ERROR;
     return OPTIONS_RUN;
@@ -310,13 +341,19 @@ void options_usage(FILE *out)
 "                         %s is applied first (a warning says so).\n"
 "  --debug-exit-port N    port of the debug-exit device (default 0xf4): writing V\n"
 "                         ends minivmm with status (V << 1) | 1\n"
-"  --dump-mtree           print the memory tree and flat views, then exit\n"
+"  --edu                  add a PCI edu device (QEMU's educational device: 1234:11e8,\n"
+"                         factorial, interrupts, MSI, a DMA engine); repeatable\n"
+"  --dump-mtree           print the memory tree and flat views (and the PCI\n"
+"                         functions), then exit\n"
+"  --dump-pci             print the PCI functions like `lspci -v`, then exit\n"
 "  --help                 this text\n"
 "  --version              print the version\n"
 "\n"
 "Testing options:\n"
 "  --test-device log=PATH the integration test device (access widths, ROM device),\n"
 "                         logging to PATH\n"
+"  --pci-testdev          the PCI DMA test device (1b36:0005): DMA loads and stores\n"
+"                         of any width and byte order, MSI-X and INTx on demand\n"
 "\n"
 "Exit statuses:\n"
 "  %d  the guest powered off\n"

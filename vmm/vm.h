@@ -30,6 +30,9 @@ struct vm_config {
     const char *serial_path;
     const char *cpu_features;   /* NULL: host-compatibility defaults only */
     bool dump_mtree;
+    bool dump_pci;              /* --dump-pci: list the PCI functions and exit */
+    unsigned nr_edu;            /* --edu, repeatable */
+    bool pci_testdev;           /* --pci-testdev */
     const char *test_device;    /* --test-device log=PATH: the integration test device */
     uint16_t debug_exit_port;   /* 0xf4 */
 };
