@@ -13,7 +13,7 @@ gdir=$build/guest
 tmo=${GUEST_TIMEOUT:-30}
 
 TESTS=(hello widths romexec memsize_pvh_64M memsize_pvh_200M memsize_mb_64M memsize_mb_200M
-       smp_2 smp_4 smp_timeout crash badinsn)
+       smp_2 smp_4 smp_timeout crash badinsn pci)
 
 # A character device that this user can open read-write (as minivmm must).
 if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
@@ -228,6 +228,24 @@ check_crash() {
 }
 check_badinsn() { status_is 6; }
 
+# ---------------------------------------------------------------- pci
+# tests/guest/pci.c with --edu --pci-testdev: enumeration through 0xCF8 and
+# ECAM, a moved BAR, edu DMA, the test device's DMA and bus-master fault, INTx,
+# MSI and MSI-X.
+check_pci() {
+    status_is 1 || return 1
+    local l
+    for l in "pci: 00:00.0 1b36:0008 class 060000" "pci: 00:01.0 1234:11e8 class 00ff00" \
+             "pci: 00:02.0 1b36:0005 class 00ff00" \
+             "pci: edu BAR 0 moved from c0000000 to d0000000 (size 100000)" \
+             "pci: edu DMA round trip of 100 bytes ok" \
+             "pci: test device DMA ok; bus master off -> status 1" \
+             "pci: INTx on GSI 17 -> vector 42" "pci: MSI -> vector 40" \
+             "pci: MSI-X -> vector 41 (pending while masked)" "pci: ok"; do
+        has_line "$serial" "$l" || { why="no line '$l'"; return 1; }
+    done
+}
+
 # ---------------------------------------------------------------- run
 for t in "${TESTS[@]}"; do
     case $t in
@@ -244,6 +262,10 @@ for t in "${TESTS[@]}"; do
     smp_timeout)
         prereq "$t" "$gdir/smp.elf" || continue
         run_guest "$t" "$gdir/smp.elf" --cpus boot=1 --memory size=64M --cmdline "cpus=2"
+        ;;
+    pci)
+        prereq "$t" "$gdir/pci.elf" || continue
+        run_guest "$t" "$gdir/pci.elf" --cpus boot=1 --memory size=64M --edu --pci-testdev
         ;;
     smp_*)
         smp_n=${t#smp_}
