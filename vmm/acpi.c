@@ -186,7 +186,8 @@ static void dsdt_pci0(struct aml *a, const struct vm *vm)
     aml_res_word_io(&crs, (uint16_t)w.io_base, (uint16_t)(w.io_base + w.io_size - 1));
     aml_res_dword_memory(&crs, (uint32_t)w.mmio32_base,
                          (uint32_t)(w.mmio32_base + w.mmio32_size - 1), false);
-    aml_res_qword_memory(&crs, w.mmio64_base, w.mmio64_base + w.mmio64_size - 1, true);
+    /* Not prefetchable: Linux then places 64-bit BARs of either kind in it. */
+    aml_res_qword_memory(&crs, w.mmio64_base, w.mmio64_base + w.mmio64_size - 1, false);
 
     aml_device_begin(a, "PCI0");
     aml_name_decl(a, "_HID");

@@ -16,7 +16,7 @@ ok()      { echo "ok $1"; passed=$((passed + 1)); }
 not_ok()  { echo "not ok $1"; failed=$((failed + 1)); }
 
 # The number of checks below, reported as skipped when they cannot run.
-nr_checks=10
+nr_checks=11
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
     echo "SKIP: /dev/kvm not available — Linux boot tests not run"
     echo "0 passed, 0 failed, $nr_checks skipped"; exit 0
@@ -33,7 +33,7 @@ boot() {
     local name=$1 kernel=$2 limit=$3; shift 3
     local start=$SECONDS
     timeout --kill-after=10 "$limit" "$minivmm" --kernel "$kernel" --initramfs "$initramfs" \
-        --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" \
+        --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" --edu --pci-testdev \
         --cmdline "console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline) $*" \
         </dev/null >"$work/$name.out" 2>"$work/$name.err"
     status=$?
@@ -59,7 +59,7 @@ show_tail() {
 }
 
 token=tok$$x$RANDOM
-boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token"
+boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi,pci minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token"
 echo "  boot took ${elapsed}s"
 result() { grep -a "^MINIVMM-CHECK $1 " "$work/main.serial" | tr -d '\r' | tail -n 1; }
 if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
@@ -67,7 +67,7 @@ if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
 else
     not_ok "boot-to-init: $(explain_failure main)"; show_tail main
 fi
-for check in cpus memory cmdline acpi; do
+for check in cpus memory cmdline acpi pci; do
     line=$(result $check)
     case "$line" in
         "MINIVMM-CHECK $check PASS"*) ok "$check (${line#MINIVMM-CHECK $check PASS })" ;;
