@@ -13,14 +13,17 @@
 #define DMA_PAGE_SIZE  (1ull << DMA_PAGE_SHIFT)
 #define DMA_CACHE_SIZE 16     /* direct-mapped by IOVA page */
 
-/* One IOVA page known to be RAM: valid while gen equals the state's gen. Read
- * under a seqcount (seq odd while a writer changes it). */
+/* One IOVA page known to be RAM. key[0] / key[1]: the page number
+ * (iova >> DMA_PAGE_SHIFT) when reads / writes are allowed, else DMA_KEY_NONE
+ * (never a page number: IOVAs have 64 bits). Read under a seqcount (seq odd while a writer
+ * changes the entry); writers hold fill_lock. Invalidation clears every entry
+ * and bumps gen, and a fill whose translation began before that is dropped, so
+ * readers need not look at gen. */
+#define DMA_KEY_NONE UINT64_MAX
 typedef struct DMACacheEntry {
     unsigned seq;
-    uint64_t page;            /* iova >> DMA_PAGE_SHIFT */
+    uint64_t key[2];
     uint8_t *host;            /* host address of the page */
-    uint64_t gen;
-    IOMMUAccessFlags perm;
 } DMACacheEntry;
 
 typedef struct PCIDMAMapping PCIDMAMapping;
@@ -29,7 +32,7 @@ struct PCIDMAState {
     PCIDevice *dev;
     MemoryRegion *root, *bus_master_mr, *target;
     AddressSpace *as;
-    uint64_t gen;             /* bumped by every invalidation (atomic) */
+    uint64_t gen;             /* bumped by every invalidation (fill_lock) */
     DMACacheEntry cache[DMA_CACHE_SIZE];
     pthread_mutex_t fill_lock;
     IOMMUNotifier notifier;
@@ -45,19 +48,18 @@ static inline unsigned dma_cache_index(uint64_t iova)
     return (unsigned)(iova >> DMA_PAGE_SHIFT) & (DMA_CACHE_SIZE - 1);
 }
 
-/* Host address of `iova` when its page is cached for `need`, else NULL. RCU read
- * lock held: a generation check passed inside it keeps the RAM alive. */
-static inline uint8_t *dma_cache_lookup(PCIDMAState *s, uint64_t iova, IOMMUAccessFlags need)
+/* Host address of `iova` when its page is cached for writes (`write`) or reads,
+ * else NULL. RCU read lock held: it keeps the RAM alive. */
+static inline __attribute__((always_inline)) uint8_t *
+dma_cache_lookup(PCIDMAState *s, uint64_t iova, bool write)
 {
     DMACacheEntry *e = &s->cache[dma_cache_index(iova)];
     unsigned seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-    uint64_t page = e->page, gen = e->gen;
-    uint8_t *host = e->host;
-    IOMMUAccessFlags perm = e->perm;
+    uint64_t key = __atomic_load_n(&e->key[write], __ATOMIC_RELAXED);
+    uint8_t *host = __atomic_load_n(&e->host, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != seq || (seq & 1) ||
-        page != iova >> DMA_PAGE_SHIFT || gen != __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) ||
-        !(perm & need) || !host)
+    unsigned seq2 = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+    if (__builtin_expect((key ^ (iova >> DMA_PAGE_SHIFT)) | (seq ^ seq2) | (seq & 1), 0))
         return NULL;
     return host + (iova & (DMA_PAGE_SIZE - 1));
 }

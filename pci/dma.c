@@ -31,10 +31,31 @@ void pci_bus_set_iommu(PCIBus *bus,
     bus->iommu_opaque = opaque;
 }
 
-/* Every cached translation and mapping is stale from here on. */
+static void entry_begin(DMACacheEntry *e)
+{
+    __atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void entry_end(DMACacheEntry *e)
+{
+    __atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Every cached translation (and the mappings covering [first, last]) is stale
+ * from here on. */
 void pci_dma_invalidate(PCIDMAState *s, hwaddr first, hwaddr last)
 {
-    __atomic_add_fetch(&s->gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&s->fill_lock);
+    s->gen++;
+    for (unsigned i = 0; i < DMA_CACHE_SIZE; i++) {
+        DMACacheEntry *e = &s->cache[i];
+        entry_begin(e);
+        __atomic_store_n(&e->key[0], DMA_KEY_NONE, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->key[1], DMA_KEY_NONE, __ATOMIC_RELAXED);
+        entry_end(e);
+    }
+    pthread_mutex_unlock(&s->fill_lock);
     pci_dma_mappings_invalidate(s, first, last);
 }
 
@@ -57,6 +78,8 @@ int pci_dma_init(PCIDevice *d)
     struct vm *vm = d->dev.vm;
     PCIDMAState *s = g_new0(PCIDMAState, 1);
     pthread_mutex_init(&s->fill_lock, NULL);
+    for (unsigned i = 0; i < DMA_CACHE_SIZE; i++)
+        s->cache[i].key[0] = s->cache[i].key[1] = DMA_KEY_NONE;
     s->dev = d;
     d->dma = s;
     PCIBus *bus = d->bus;
@@ -181,7 +204,9 @@ __attribute__((noinline)) uint8_t *pci_dma_fill(PCIDMAState *s, dma_addr_t iova,
 {
     uint8_t *host = NULL;
     IOMMUAccessFlags perm = IOMMU_NONE;
-    uint64_t gen = __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
+    pthread_mutex_lock(&s->fill_lock);
+    uint64_t gen = s->gen;
+    pthread_mutex_unlock(&s->fill_lock);
     DMAPageResult r = pci_dma_translate_page(s, iova, need, &host, &perm);
     if (r == DMA_PAGE_FAULT) {
         *res = MEMTX_IOMMU_FAULT;
@@ -190,16 +215,17 @@ __attribute__((noinline)) uint8_t *pci_dma_fill(PCIDMAState *s, dma_addr_t iova,
     *res = MEMTX_OK;
     if (r != DMA_PAGE_RAM)
         return NULL;
+    uint64_t key = iova >> DMA_PAGE_SHIFT;
     DMACacheEntry *e = &s->cache[dma_cache_index(iova)];
     pthread_mutex_lock(&s->fill_lock);
-    /* Seqcount write side: odd while the entry changes. */
-    __atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    e->page = iova >> DMA_PAGE_SHIFT;
-    e->host = host;
-    e->perm = perm;
-    e->gen = gen;   /* the generation seen *before* translating */
-    __atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+    /* An invalidation since the translation began: use it this once, keep nothing. */
+    if (s->gen == gen) {
+        entry_begin(e);
+        __atomic_store_n(&e->key[0], perm & IOMMU_RO ? key : DMA_KEY_NONE, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->key[1], perm & IOMMU_WO ? key : DMA_KEY_NONE, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->host, host, __ATOMIC_RELAXED);
+        entry_end(e);
+    }
     pthread_mutex_unlock(&s->fill_lock);
     return host + (iova & (DMA_PAGE_SIZE - 1));
 }
@@ -261,7 +287,7 @@ MemTxResult pci_dma_rw(PCIDevice *d, dma_addr_t addr, void *buf, dma_addr_t len,
         if (chunk > len - done)
             chunk = len - done;
         MemTxResult r = MEMTX_OK;
-        uint8_t *p = dma_cache_lookup(s, a, need);
+        uint8_t *p = dma_cache_lookup(s, a, is_write);
         if (!p)
             p = pci_dma_fill(s, a, need, &r);
         if (p) {

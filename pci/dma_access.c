@@ -47,12 +47,12 @@ static inline uint64_t swap_if(uint64_t v, unsigned w, bool be)
     return be && w > 1 ? __builtin_bswap64(v) >> (64 - 8 * w) : v;
 }
 
-static inline MemTxResult dma_load(PCIDevice *d, dma_addr_t addr, unsigned w, bool be,
+static inline __attribute__((always_inline)) MemTxResult dma_load(PCIDevice *d, dma_addr_t addr, unsigned w, bool be,
                                    uint64_t *val)
 {
     if (!(addr & (w - 1))) {
         rcu_read_lock();
-        uint8_t *p = dma_cache_lookup(d->dma, addr, IOMMU_RO);
+        uint8_t *p = dma_cache_lookup(d->dma, addr, false);
         if (__builtin_expect(p != NULL, 1)) {
             *val = swap_if(load_atomic(p, w), w, be);
             rcu_read_unlock();
@@ -68,13 +68,13 @@ static inline MemTxResult dma_load(PCIDevice *d, dma_addr_t addr, unsigned w, bo
     return r;
 }
 
-static inline MemTxResult dma_store(PCIDevice *d, dma_addr_t addr, unsigned w, bool be,
+static inline __attribute__((always_inline)) MemTxResult dma_store(PCIDevice *d, dma_addr_t addr, unsigned w, bool be,
                                     uint64_t val)
 {
     uint64_t v = swap_if(val, w, be);
     if (!(addr & (w - 1))) {
         rcu_read_lock();
-        uint8_t *p = dma_cache_lookup(d->dma, addr, IOMMU_WO);
+        uint8_t *p = dma_cache_lookup(d->dma, addr, true);
         if (__builtin_expect(p != NULL, 1)) {
             store_atomic(p, v, w);
             rcu_read_unlock();
