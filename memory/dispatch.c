@@ -5,18 +5,10 @@
 
 #include <inttypes.h>
 #include <string.h>
-/* liburcu's read-side lock as inline code rather than two library calls and a
- * dynamic TLS lookup: about 80 instructions less on every MMIO or port exit.
- * Not in the sanitizer build: liburcu-bp's reader registry places its reader
- * structs below their declared 128-byte alignment (harmless on x86), and UBSan
- * would report that from the inlined code. */
-#ifndef __SANITIZE_ADDRESS__
-#define _LGPL_SOURCE
-#endif
-#include <urcu-bp.h>
 
 #include "iommu/iommu.h"
 #include "util/log.h"
+#include "util/rcu.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "minivmm targets little-endian x86 hosts");
 

@@ -4,7 +4,7 @@
 #define MINIVMM_PCI_DMA_INTERNAL_H
 
 #include <pthread.h>
-#include <urcu-bp.h>
+#include "util/rcu.h"
 
 #include "iommu/iommu.h"
 #include "pci/dma.h"

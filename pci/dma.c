@@ -2,10 +2,7 @@
  * cache, copies and single-value accesses. Mappings are in pci/dma_map.c. */
 #include <glib.h>
 #include <string.h>
-#ifndef __SANITIZE_ADDRESS__
-#define _LGPL_SOURCE   /* inline RCU read side, as memory/dispatch.c */
-#endif
-#include <urcu-bp.h>
+#include "util/rcu.h"
 
 #include "iommu/iommu.h"
 #include "pci/dma-internal.h"

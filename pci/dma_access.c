@@ -2,10 +2,7 @@
  * common case (an aligned value in a RAM page the cache knows) is one atomic
  * host access; everything else goes through pci_dma_rw. */
 #include <string.h>
-#ifndef __SANITIZE_ADDRESS__
-#define _LGPL_SOURCE
-#endif
-#include <urcu-bp.h>
+#include "util/rcu.h"
 
 #include "pci/dma-internal.h"
 

@@ -4,7 +4,7 @@
  * it stale. Big lock held throughout. */
 #include <glib.h>
 #include <string.h>
-#include <urcu-bp.h>
+#include "util/rcu.h"
 
 #include "pci/dma-internal.h"
 #include "util/log.h"

@@ -2,8 +2,9 @@
 # Installs the Debian packages minivmm needs to build, test and build its guest images.
 # Safe to run repeatedly; does nothing when everything is present.
 set -eu
+# clang: the libFuzzer targets (make fuzz); pci.ids: device names for --dump-pci.
 pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libpci-dev
-      binutils valgrind qemu-system-x86"
+      binutils valgrind qemu-system-x86 clang pci.ids"
 if [ -f guest-images/deps.txt ]; then
     pkgs="$pkgs $(grep -v '^#' guest-images/deps.txt)"
 fi
