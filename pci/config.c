@@ -252,8 +252,7 @@ uint16_t pcie_find_ext_capability(const PCIDevice *d, uint16_t cap_id)
 uint32_t pci_default_config_read(PCIDevice *d, uint32_t addr, unsigned len)
 {
     uint32_t v = 0;
-    for (unsigned i = 0; i < len; i++)
-        v |= (uint32_t)d->config[addr + i] << (8 * i);
+    memcpy(&v, d->config + addr, len);   /* little-endian host: the register's value */
     return v;
 }
 
