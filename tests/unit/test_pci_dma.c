@@ -144,6 +144,66 @@ TEST(dma_widths_and_byte_orders_on_mmio)
     pci_vm_destroy(&f);
 }
 
+/* Every accessor against the recording region: one device access of the
+ * value's width, the bytes in the order the name says. */
+TEST(dma_every_accessor_on_mmio)
+{
+    struct fake_vm f;
+    PCIDevice *d = setup(&f);
+    REQUIRE(d);
+    Rec rec = { 0 };
+    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, &rec);
+    memory_region_add_subregion(f.vm.sysmem, 0xd0000000, mr);
+    memory_region_unref(mr);
+    const uint64_t v = 0x1122334455667788ull;
+    struct { unsigned w; bool be; } kinds[] = {
+        { 1, false }, { 2, false }, { 2, true }, { 4, false }, { 4, true }, { 8, false }, { 8, true },
+    };
+    for (unsigned k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        unsigned w = kinds[k].w;
+        bool be = kinds[k].be;
+        uint64_t mask = w == 8 ? UINT64_MAX : (1ull << (8 * w)) - 1;
+        /* the little-endian device sees the memory-order bytes */
+        uint64_t dev = be ? __builtin_bswap64(v & mask) >> (64 - 8 * w) : v & mask;
+        hwaddr a = 0xd0000000 + 8 * k;
+        MemTxResult r = MEMTX_ACCESS_ERROR;
+        rec.n = 0;
+        switch (w * 2 + be) {
+        case 2: r = stb_pci_dma(d, a, (uint8_t)v); break;
+        case 4: r = stw_le_pci_dma(d, a, (uint16_t)v); break;
+        case 5: r = stw_be_pci_dma(d, a, (uint16_t)v); break;
+        case 8: r = stl_le_pci_dma(d, a, (uint32_t)v); break;
+        case 9: r = stl_be_pci_dma(d, a, (uint32_t)v); break;
+        case 16: r = stq_le_pci_dma(d, a, v); break;
+        case 17: r = stq_be_pci_dma(d, a, v); break;
+        }
+        CHECK_EQ(r, MEMTX_OK);
+        CHECK(rec.n == 1 && rec.write[0] && rec.size[0] == w && rec.addr[0] == 8 * k);
+        CHECK_EQ(rec.val[0], dev);
+        /* loads: the region returns 0x..0201 for the width */
+        uint64_t got = 0, want = 0x0807060504030201ull & mask;
+        if (be)
+            want = __builtin_bswap64(want) >> (64 - 8 * w);
+        uint8_t b;
+        uint16_t h;
+        uint32_t l;
+        rec.n = 0;
+        switch (w * 2 + be) {
+        case 2: r = ldub_pci_dma(d, a, &b); got = b; break;
+        case 4: r = lduw_le_pci_dma(d, a, &h); got = h; break;
+        case 5: r = lduw_be_pci_dma(d, a, &h); got = h; break;
+        case 8: r = ldl_le_pci_dma(d, a, &l); got = l; break;
+        case 9: r = ldl_be_pci_dma(d, a, &l); got = l; break;
+        case 16: r = ldq_le_pci_dma(d, a, &got); break;
+        case 17: r = ldq_be_pci_dma(d, a, &got); break;
+        }
+        CHECK_EQ(r, MEMTX_OK);
+        CHECK(rec.n == 1 && !rec.write[0] && rec.size[0] == w);
+        CHECK_EQ(got, want);
+    }
+    pci_vm_destroy(&f);
+}
+
 TEST(dma_bus_master_off_fails_and_own_bar_is_refused)
 {
     struct fake_vm f;
