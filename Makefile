@@ -3,7 +3,7 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := glib-2.0 liburcu-bp
+PKGS    := glib-2.0 liburcu-bp libpci
 CFLAGS  ?= -O2 -g
 # Kept apart from CFLAGS so `make CFLAGS=...` (the sanitizer build) keeps them.
 ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
@@ -36,6 +36,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+# libpci's header is <pci/pci.h>, as is ours: its one user finds ours only as "...".
+$(BUILD)/pci/names.o: ALL_CFLAGS := $(subst -I. ,-iquote . ,$(ALL_CFLAGS))
+
 $(BUILD)/libminivmm.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -50,6 +53,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)
 -include tests/guest/guest.mk
 -include tests/integration/integration.mk
 -include tests/bench/bench.mk
+-include tests/fuzz/fuzz.mk
 -include guest-images/guest-images.mk
 -include tests/fuzz/vtd.mk
 

@@ -31,5 +31,9 @@ int devices_create(struct vm *vm, const struct vm_config *cfg);
 /* Puts the host terminal back as it was before a UART on it went raw; safe
  * whatever other threads do (also for an exit that skips vm_destroy). */
 void terminal_restore(void);
+/* QEMU's edu PCI device (devices/edu.c); needs the PCI host. */
+int edu_init(struct vm *vm);
+/* The DMA test PCI function (devices/pci_testdev.c); needs the PCI host. */
+int pci_testdev_init(struct vm *vm);
 
 #endif

@@ -10,12 +10,7 @@
  * makes the count odd while it does. */
 #include "iommu/vtd_internal.h"
 
-/* The inline RCU read-side lock (one section per page walk), as in
- * memory/dispatch.c, and not under the sanitizers for the reason given there. */
-#ifndef __SANITIZE_ADDRESS__
-#define _LGPL_SOURCE
-#endif
-#include <urcu-bp.h>
+#include "util/rcu.h"
 
 #include "util/log.h"
 #include "vmm/vm.h"

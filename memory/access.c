@@ -4,12 +4,7 @@
 
 #include <glib.h>
 #include <string.h>
-/* Inline RCU read-side lock, as in dispatch.c (and not under the sanitizers,
- * for the same reason). */
-#ifndef __SANITIZE_ADDRESS__
-#define _LGPL_SOURCE
-#endif
-#include <urcu-bp.h>
+#include "util/rcu.h"
 
 #include "util/log.h"
 

@@ -5,25 +5,10 @@
 
 #include <inttypes.h>
 #include <string.h>
-/* liburcu's read-side lock as inline code rather than two library calls and a
- * dynamic TLS lookup: about 80 instructions less on every MMIO or port exit.
- * Not in the sanitizer build: liburcu-bp's reader registry places its reader
- * structs below their declared 128-byte alignment (harmless on x86), and UBSan
- * would report that from the inlined code. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)  /* clang: no __SANITIZE_ADDRESS__ */
-#define MINIVMM_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) /* gcc */
-#define MINIVMM_ASAN 1
-#endif
-#ifndef MINIVMM_ASAN
-#define _LGPL_SOURCE
-#endif
-#include <urcu-bp.h>
 
+#include "iommu/iommu.h"
 #include "util/log.h"
+#include "util/rcu.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "minivmm targets little-endian x86 hosts");
 
@@ -33,6 +18,19 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "minivmm targets littl
 #define OPS_NEST_MAX 8
 static __thread const MemoryRegion *ops_running[OPS_NEST_MAX];
 static __thread unsigned ops_depth;
+/* The device doing DMA on this thread (memory_dma_owner_set), or NULL. */
+static __thread void *dma_owner;
+/* IOMMU translations in progress on this thread: an IOMMU whose target space
+ * leads to another IOMMU nests; a cycle stops here. */
+#define IOMMU_NEST_MAX 4
+static __thread unsigned iommu_depth;
+
+void *memory_dma_owner_set(void *owner)
+{
+    void *old = dma_owner;
+    dma_owner = owner;
+    return old;
+}
 
 static bool is_pow2(uint64_t n)
 {
@@ -269,6 +267,8 @@ static MemTxResult mmio_access(const MemoryRegion *mr, hwaddr off, uint8_t *buf,
         return mmio_refuse(mr, off, buf, len, is_write, "not supported");
     if (__builtin_expect(ops_depth != 0, 0) && ops_reentered(mr))
         return mmio_refuse(mr, off, buf, len, is_write, "re-entrant access refused");
+    if (__builtin_expect(dma_owner != NULL, 0) && mr->owner == dma_owner)
+        return mmio_refuse(mr, off, buf, len, is_write, "DMA into the device's own registers");
     bool took_bql = !memory_bql_locked();
     if (took_bql)
         memory_bql_lock();
@@ -342,6 +342,43 @@ static void ram_access(uint8_t *p, uint8_t *buf, uint64_t len, bool is_write)
         memcpy(buf, p, len);
 }
 
+/* An access reaching an IOMMU region: translated page by page, each piece
+ * continuing in the entry's target space. A piece the entry does not allow
+ * fails with MEMTX_IOMMU_FAULT (reads of it fill 0xff); the rest goes on. */
+static MemTxResult iommu_access(MemoryRegion *mr, hwaddr addr, uint8_t *buf, uint64_t len,
+                                bool is_write)
+{
+    IOMMUAccessFlags need = is_write ? IOMMU_WO : IOMMU_RO;
+    MemTxResult result = MEMTX_OK;
+    if (iommu_depth >= IOMMU_NEST_MAX) {
+        log_guest_error("%s: IOMMU translations nested too deep", mr->name);
+        if (!is_write)
+            memset(buf, 0xff, len);
+        return MEMTX_ACCESS_ERROR;
+    }
+    iommu_depth++;
+    for (uint64_t done = 0; done < len;) {
+        hwaddr a = addr + done;
+        IOMMUTLBEntry e = mr->iommu_ops->translate(mr, a, need, true);
+        uint64_t in_page = e.addr_mask - (a & e.addr_mask) + 1;
+        uint64_t chunk = in_page && in_page < len - done ? in_page : len - done;
+        MemTxResult r;
+        if (!(e.perm & need) || !e.target_as) {
+            if (!is_write)
+                memset(buf + done, 0xff, chunk);
+            r = MEMTX_IOMMU_FAULT;
+        } else {
+            hwaddr t = (e.translated_addr & ~e.addr_mask) | (a & e.addr_mask);
+            r = address_space_rw(e.target_as, t, buf + done, chunk, is_write);
+        }
+        if (r != MEMTX_OK && result == MEMTX_OK)
+            result = r;
+        done += chunk;
+    }
+    iommu_depth--;
+    return result;
+}
+
 static MemTxResult range_access(const FlatRange *fr, uint64_t delta, uint8_t *buf,
                                 uint64_t len, bool is_write)
 {
@@ -361,6 +398,8 @@ static MemTxResult range_access(const FlatRange *fr, uint64_t delta, uint8_t *bu
     }
     if (mr->type == MR_MMIO || mr->type == MR_ROM_DEVICE)
         return mmio_access(mr, fr->offset_in_region + delta, buf, len, is_write);
+    if (mr->type == MR_IOMMU)
+        return iommu_access(mr, fr->offset_in_region + delta, buf, len, is_write);
     if (!is_write)
         memset(buf, 0xff, len);
     return MEMTX_ACCESS_ERROR;

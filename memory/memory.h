@@ -104,6 +104,10 @@ struct MemoryRegion {
     const struct IOMMURegionOps *iommu_ops;      /* IOMMU; `opaque` is the model's */
     struct IOMMUNotifier *iommu_notifiers;       /* big lock */
 
+    /* The device whose registers these are (PCI: its BARs). A DMA by that
+     * device (memory_dma_owner_set) reaching them is refused. */
+    void *owner;
+
     /* position in the tree */
     MemoryRegion *container;
     hwaddr addr;
@@ -285,6 +289,12 @@ void device_mem_store(volatile void *p, uint64_t val, unsigned size);
  * aligned 2/4/8-byte unit of `dst`; each destination byte written exactly once;
  * correct when the buffers overlap. Either side may be device memory. */
 void memory_copy_ordered(volatile void *dst, const volatile void *src, size_t len);
+
+/* ---- DMA re-entrancy -------------------------------------------------------------
+ * While a device does DMA on this thread, accesses reaching a region whose
+ * `owner` is that device fail with MEMTX_ACCESS_ERROR instead of calling into
+ * it (DESIGN §2 rule 6). Returns the previous owner, to restore afterwards. */
+void *memory_dma_owner_set(void *owner);
 
 /* ---- the big lock -----------------------------------------------------------------
  * Not recursive: take it only if memory_bql_locked() is false. Never wait for RCU

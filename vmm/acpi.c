@@ -4,11 +4,13 @@
  * aligned and in this order:
  *     +0x0  RSDP  (revision 2: RSDT and XSDT addresses, both checksums)
  *     +0x40 FACS  (64-byte aligned: the waking vectors for S3)
- *           DSDT  (AML: \_SB.COM1, \_SB.RTC, \_S3_, \_S5_)
+ *           DSDT  (AML: \_SB.COM1, \_SB.RTC, \_SB.PCI0 and \_SB.RES0 with a PCI
+ *                 host, \_S3_, \_S5_)
  *           FADT  (revision 6.4, hardware-reduced, PM timer, century 0x32)
  *           MADT  (one local APIC per vCPU, the IOAPIC, IRQ0 -> GSI2)
+ *           MCFG  (with a PCI host: its ECAM window)
  *           DMAR  (with --iommu: one DRHD for all PCI functions)
- *           RSDT, XSDT (FADT, MADT[, DMAR]; the DSDT and FACS are reached
+ *           RSDT, XSDT (FADT, MADT[, MCFG][, DMAR]; the DSDT and FACS are reached
  *                 through the FADT; the RSDT for ACPI 1.0 guests)
  * The tables are built in a host buffer and copied in once complete, so a
  * failure leaves guest RAM untouched.
@@ -21,6 +23,7 @@
 #include "util/bytes.h"
 #include "iommu/vtd.h"
 #include "util/log.h"
+#include "pci/pci.h"
 #include "vmm/aml.h"
 #include "vmm/layout.h"
 
@@ -210,6 +213,66 @@ static void dsdt_rtc(struct aml *a)
     aml_free(&crs);
 }
 
+/* \_SB.PCI0, the PCIe host bridge: its windows and the INTx routing (_PRT, one
+ * entry per slot and pin, straight to GSIs: source 0). */
+static void dsdt_pci0(struct aml *a, const struct vm *vm)
+{
+    PCIHostWindows w;
+    pci_host_windows(vm, &w);
+    struct aml crs;
+    aml_init(&crs);
+    aml_res_word_bus(&crs, 0, LAYOUT_PCI_ECAM_BUSES - 1);
+    aml_res_io(&crs, LAYOUT_PCI_CONFIG_PORT, 8);
+    aml_res_word_io(&crs, (uint16_t)w.io_base, (uint16_t)(w.io_base + w.io_size - 1));
+    aml_res_dword_memory(&crs, (uint32_t)w.mmio32_base,
+                         (uint32_t)(w.mmio32_base + w.mmio32_size - 1), false);
+    /* Not prefetchable: Linux then places 64-bit BARs of either kind in it. */
+    aml_res_qword_memory(&crs, w.mmio64_base, w.mmio64_base + w.mmio64_size - 1, false);
+
+    aml_device_begin(a, "PCI0");
+    aml_name_decl(a, "_HID");
+    aml_eisa_id(a, "PNP0A08");
+    aml_name_decl(a, "_CID");
+    aml_eisa_id(a, "PNP0A03");
+    aml_name_decl(a, "_SEG");
+    aml_integer(a, 0);
+    aml_name_decl(a, "_BBN");
+    aml_integer(a, 0);
+    aml_name_decl(a, "_UID");
+    aml_integer(a, 0);
+    aml_name_decl(a, "_CRS");
+    aml_resource_template(a, &crs);
+    aml_name_decl(a, "_PRT");
+    aml_package_begin(a);
+    for (unsigned slot = 0; slot < 32; slot++) {
+        for (unsigned pin = 0; pin < 4; pin++) {
+            aml_package_begin(a);
+            aml_integer(a, (uint64_t)slot << 16 | 0xffff);
+            aml_integer(a, pin);
+            aml_integer(a, 0);
+            aml_integer(a, pci_intx_gsi(PCI_DEVFN(slot, 0), (uint8_t)(pin + 1)));
+            aml_end(a);
+        }
+    }
+    aml_end(a);
+    aml_end(a);
+    aml_free(&crs);
+
+    /* The ECAM window, reserved as a motherboard resource: Linux uses MCFG's
+     * area only when firmware reserves it. */
+    aml_init(&crs);
+    aml_res_memory32_fixed(&crs, (uint32_t)LAYOUT_PCI_ECAM, (uint32_t)LAYOUT_PCI_ECAM_SIZE);
+    aml_device_begin(a, "RES0");
+    aml_name_decl(a, "_HID");
+    aml_eisa_id(a, "PNP0C02");
+    aml_name_decl(a, "_UID");
+    aml_integer(a, 1);
+    aml_name_decl(a, "_CRS");
+    aml_resource_template(a, &crs);
+    aml_end(a);
+    aml_free(&crs);
+}
+
 /* \_Sx_: SLP_TYP for the sleep control register (hardware-reduced OSPM uses
  * the first value only), then PM1b's and two reserved values. */
 static void dsdt_sleep_state(struct aml *a, const char *name, unsigned type)
@@ -225,22 +288,24 @@ static void dsdt_sleep_state(struct aml *a, const char *name, unsigned type)
 
 /* The DSDT's definition block. Devices go into \_SB one emitter each (the PCI
  * host bridge, PNP0A08, joins COM1 here). */
-static void dsdt_body(struct aml *a)
+static void dsdt_body(struct aml *a, const struct vm *vm)
 {
     aml_scope_begin(a, "\\_SB_");
     dsdt_com1(a);
     dsdt_rtc(a);
+    if (vm->pci)
+        dsdt_pci0(a, vm);
     aml_end(a);
 
     dsdt_sleep_state(a, "\\_S3_", ACPI_S3_SLEEP_TYPE);   /* suspend to RAM */
     dsdt_sleep_state(a, "\\_S5_", ACPI_S5_SLEEP_TYPE);   /* soft off */
 }
 
-static int build_dsdt(struct acpi_image *img, uint64_t *gpa)
+static int build_dsdt(struct acpi_image *img, const struct vm *vm, uint64_t *gpa)
 {
     struct aml a;
     aml_init(&a);
-    dsdt_body(&a);
+    dsdt_body(&a, vm);
     int ret = aml_finish(&a);
     if (!ret) {
         size_t len = ACPI_HEADER_LEN + a.len;
@@ -377,6 +442,23 @@ static int build_dmar(struct acpi_image *img, const struct vm_config *cfg, unsig
     return xsdt_add(img, gpa);
 }
 
+/* MCFG: one ECAM area, segment 0, buses 0-255. */
+static int build_mcfg(struct acpi_image *img)
+{
+    size_t len = ACPI_HEADER_LEN + 8 + 16;
+    uint64_t gpa;
+    uint8_t *t = table_begin(img, "MCFG", 1, len, &gpa);
+    if (!t)
+        return -1;
+    uint8_t *e = t + ACPI_HEADER_LEN + 8;
+    put_le64(e, LAYOUT_PCI_ECAM);
+    put_le16(e + 8, 0);
+    e[10] = 0;
+    e[11] = LAYOUT_PCI_ECAM_BUSES - 1;
+    table_end(t, len);
+    return xsdt_add(img, gpa);
+}
+
 /* The same entries as the XSDT, 32-bit (every table is below 1 MiB). */
 static int build_rsdt(struct acpi_image *img, uint64_t *gpa)
 {
@@ -414,14 +496,16 @@ static void fill_rsdp(uint8_t *r, uint64_t rsdt, uint64_t xsdt)
     r[32] = checksum8(r, RSDP_LEN);
 }
 
-static int build_tables(struct acpi_image *img, const struct vm_config *cfg, unsigned nr_vcpus)
+static int build_tables(struct acpi_image *img, const struct vm *vm)
 {
     uint64_t rsdp_gpa, dsdt, rsdt, xsdt;
     uint8_t *rsdp = image_alloc(img, RSDP_LEN, &rsdp_gpa);
-    if (!rsdp || build_facs(img) < 0 || build_dsdt(img, &dsdt) < 0 ||
+    const struct vm_config *cfg = vm->cfg;
+    if (!rsdp || build_facs(img) < 0 || build_dsdt(img, vm, &dsdt) < 0 ||
         build_fadt(img, dsdt) < 0 ||
-        build_madt(img, nr_vcpus, cfg->irqchip != IRQCHIP_SPLIT) < 0 ||
-        (cfg->iommu && build_dmar(img, cfg, nr_vcpus) < 0) ||
+        build_madt(img, vm->nr_vcpus, cfg->irqchip != IRQCHIP_SPLIT) < 0 ||
+        (vm->pci && build_mcfg(img) < 0) ||
+        (cfg->iommu && build_dmar(img, cfg, vm->nr_vcpus) < 0) ||
         build_rsdt(img, &rsdt) < 0 || build_xsdt(img, &xsdt) < 0)
         return -1;
     fill_rsdp(rsdp, rsdt, xsdt);
@@ -445,7 +529,7 @@ int acpi_setup(struct vm *vm)
         log_error("ACPI: out of memory");
         return -1;
     }
-    int ret = build_tables(&img, vm->cfg, vm->nr_vcpus);
+    int ret = build_tables(&img, vm);
     if (!ret)
         memcpy(ram, img.buf, LAYOUT_ACPI_SIZE);
     free(img.buf);

@@ -363,6 +363,73 @@ void aml_res_irq(struct aml *res, unsigned irq)
     emit(res, d, sizeof(d));
 }
 
+/* Large descriptors: tag, 16-bit length of what follows, then the body. */
+#define RES_MEMORY32_FIXED 0x86
+#define RES_DWORD_ADDRESS  0x87
+#define RES_WORD_ADDRESS   0x88
+#define RES_QWORD_ADDRESS  0x8a
+#define RES_SPACE_MEMORY   0
+#define RES_SPACE_IO       1
+#define RES_SPACE_BUS      2
+#define RES_FLAGS_PRODUCER_FIXED 0x0c   /* _MAF | _MIF, positive decode, producer */
+
+/* An address space descriptor with granularity 0 and no translation; `w` is the
+ * width of each field (2, 4 or 8 bytes). */
+static void res_address(struct aml *res, uint8_t tag, unsigned w, uint8_t space,
+                        uint8_t type_flags, uint64_t min, uint64_t max)
+{
+    if (max < min) {
+        fail(res, "address range 0x%llx-0x%llx is empty", (unsigned long long)min,
+             (unsigned long long)max);
+        return;
+    }
+    emit_byte(res, tag);
+    emit_le(res, 3 + 5 * w, 2);
+    emit_byte(res, space);
+    emit_byte(res, RES_FLAGS_PRODUCER_FIXED);
+    emit_byte(res, type_flags);
+    emit_le(res, 0, w);               /* granularity */
+    emit_le(res, min, w);
+    emit_le(res, max, w);
+    emit_le(res, 0, w);               /* translation offset */
+    emit_le(res, max - min + 1, w);   /* length */
+}
+
+void aml_res_word_bus(struct aml *res, uint16_t min, uint16_t max)
+{
+    res_address(res, RES_WORD_ADDRESS, 2, RES_SPACE_BUS, 0, min, max);
+}
+
+void aml_res_word_io(struct aml *res, uint16_t min, uint16_t max)
+{
+    res_address(res, RES_WORD_ADDRESS, 2, RES_SPACE_IO, 3 /* entire range */, min, max);
+}
+
+/* Memory type flags: bit 0 read-write, bits 2:1 1 = cacheable, 3 = prefetchable. */
+static uint8_t mem_flags(bool prefetchable)
+{
+    return prefetchable ? 0x07 : 0x01;
+}
+
+void aml_res_dword_memory(struct aml *res, uint32_t min, uint32_t max, bool prefetchable)
+{
+    res_address(res, RES_DWORD_ADDRESS, 4, RES_SPACE_MEMORY, mem_flags(prefetchable), min, max);
+}
+
+void aml_res_qword_memory(struct aml *res, uint64_t min, uint64_t max, bool prefetchable)
+{
+    res_address(res, RES_QWORD_ADDRESS, 8, RES_SPACE_MEMORY, mem_flags(prefetchable), min, max);
+}
+
+void aml_res_memory32_fixed(struct aml *res, uint32_t base, uint32_t len)
+{
+    emit_byte(res, RES_MEMORY32_FIXED);
+    emit_le(res, 9, 2);
+    emit_byte(res, 1);                /* read-write */
+    emit_le(res, base, 4);
+    emit_le(res, len, 4);
+}
+
 void aml_resource_template(struct aml *a, struct aml *res)
 {
     /* checksum 0: "treated as if the checksum operation succeeded" */

@@ -60,6 +60,15 @@ void aml_buffer(struct aml *a, const uint8_t *data, size_t len);
  * aml_resource_template, which appends the end tag and emits the Buffer. */
 void aml_res_io(struct aml *res, uint16_t base, uint8_t len);  /* fixed, 16-bit decode */
 void aml_res_irq(struct aml *res, unsigned irq);               /* ISA IRQ 0-15, edge, high */
+/* Address space descriptors of a bridge's windows (ResourceProducer, MinFixed,
+ * MaxFixed, PosDecode): WordBusNumber, WordIO (entire range), DWordMemory and
+ * QWordMemory (read-write; cacheable when prefetchable, else non-cacheable). */
+void aml_res_word_bus(struct aml *res, uint16_t min, uint16_t max);
+void aml_res_word_io(struct aml *res, uint16_t min, uint16_t max);
+void aml_res_dword_memory(struct aml *res, uint32_t min, uint32_t max, bool prefetchable);
+void aml_res_qword_memory(struct aml *res, uint64_t min, uint64_t max, bool prefetchable);
+/* Memory32Fixed (read-write): a range a device consumes. */
+void aml_res_memory32_fixed(struct aml *res, uint32_t base, uint32_t len);
 void aml_resource_template(struct aml *a, struct aml *res);
 
 #endif

@@ -180,7 +180,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 
     /* --dump-mtree shows the machine's tree, which needs no KVM. */
     int r;
-    if (!cfg->dump_mtree && (r = kvm_open_vm(vm)))
+    if (!cfg->dump_mtree && !cfg->dump_pci && (r = kvm_open_vm(vm)))
         return r;
     if ((r = build_memory(vm)))
         return r;

@@ -23,6 +23,20 @@
 #define LAYOUT_MMIO_HOLE    0xc0000000ull /* RAM below 4 GiB ends here at most */
 #define LAYOUT_4G           0x100000000ull
 
+/* PCI: the 32-bit BAR window fills the hole up to the ECAM window (256 MiB:
+ * buses 0-255, 1 MiB each), the 64-bit window starts at the first 1 GiB
+ * boundary above RAM (pci/host.c). */
+#define LAYOUT_PCI_MMIO32       LAYOUT_MMIO_HOLE
+#define LAYOUT_PCI_MMIO32_SIZE  0x20000000ull  /* 0xc0000000-0xdfffffff */
+#define LAYOUT_PCI_ECAM         0xe0000000ull
+#define LAYOUT_PCI_ECAM_SIZE    0x10000000ull
+#define LAYOUT_PCI_ECAM_BUSES   256
+#define LAYOUT_PCI_MMIO64_ALIGN 0x40000000ull
+#define LAYOUT_PCI_MMIO64_SIZE  0x800000000ull /* 32 GiB */
+#define LAYOUT_PCI_IO           0x1000         /* ports 0x1000-0xffff for I/O BARs */
+#define LAYOUT_PCI_IO_SIZE      0xf000
+#define LAYOUT_PCI_CONFIG_PORT  0xcf8          /* CONFIG_ADDRESS, CONFIG_DATA at 0xcfc */
+
 #define LAYOUT_TESTDEV_MMIO 0xfeb00000ull /* integration test device (--test-device) */
 #define LAYOUT_TESTDEV_ROM  0xfeb10000ull
 #define LAYOUT_TESTDEV_PIO  0x0e00        /* 16 ports */

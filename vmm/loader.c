@@ -26,6 +26,9 @@ unsigned vm_memory_map(const struct vm *vm, struct mem_map_entry *out, unsigned 
                                        E820_RESERVED };
     if (below > LAYOUT_HIGH_MEM)
         map[n++] = (struct mem_map_entry){ LAYOUT_HIGH_MEM, below - LAYOUT_HIGH_MEM, E820_RAM };
+    /* The PCI ECAM window (ACPI MCFG): Linux uses it early only when reserved here. */
+    if (vm->pci)
+        map[n++] = (struct mem_map_entry){ LAYOUT_PCI_ECAM, LAYOUT_PCI_ECAM_SIZE, E820_RESERVED };
     if (vm->ram_size > below)
         map[n++] = (struct mem_map_entry){ LAYOUT_4G, vm->ram_size - below, E820_RAM };
 

@@ -26,7 +26,7 @@ struct mem_map_entry {
 };
 /* The machine's memory map from vm->ram_size; returns the number of entries
  * written (at most `max`; VM_MEMORY_MAP_MAX always suffices). */
-#define VM_MEMORY_MAP_MAX 4
+#define VM_MEMORY_MAP_MAX 5
 unsigned vm_memory_map(const struct vm *vm, struct mem_map_entry *out, unsigned max);
 
 /* Detects the kernel's format and loads it, the initramfs and the command line.

@@ -5,9 +5,11 @@
 
 #include "devices/device.h"
 #include "devices/devices.h"
-#include "iommu/vtd.h"
 #include "devices/ioapic.h"
 #include "devices/platform.h"
+#include "iommu/vtd.h"
+#include "pci/dma.h"
+#include "pci/pci.h"
 #include "util/log.h"
 #include "vmm/acpi.h"
 #include "vmm/loader.h"
@@ -27,8 +29,20 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_HOST_ERROR;
     if (devices_create(vm, cfg))
         return EXIT_USAGE;
-    if (cfg->iommu && !vtd_create(vm, &(VTDConfig){ .caching_mode = cfg->iommu_caching_mode,
-                                                     .intremap = cfg->iommu_intremap }))
+    if (pci_host_init(vm))
+        return EXIT_HOST_ERROR;
+    if (cfg->iommu) {
+        VTDState *vtd = vtd_create(vm, &(VTDConfig){ .caching_mode = cfg->iommu_caching_mode,
+                                                      .intremap = cfg->iommu_intremap });
+        if (!vtd)
+            return EXIT_HOST_ERROR;
+        /* Before any PCI device realizes: each takes its DMA region from here. */
+        pci_bus_set_iommu(pci_root_bus(vm), vtd_dma_region, vtd);
+    }
+    for (unsigned i = 0; i < cfg->nr_edu; i++)
+        if (edu_init(vm))
+            return EXIT_HOST_ERROR;
+    if (cfg->pci_testdev && pci_testdev_init(vm))
         return EXIT_HOST_ERROR;
     if (rtc_create(vm) || (cfg->pc_testdev && pc_testdev_create(vm)))
         return EXIT_HOST_ERROR;
@@ -45,6 +59,8 @@ static void dump_mtree(struct vm *vm)
 {
     AddressSpace *spaces[] = { vm->as_mem, vm->as_io };
     memory_dump_mtree(stdout, spaces, 2);
+    printf("\nPCI:\n");
+    pci_dump(vm, stdout);
     fflush(stdout);
 }
 
@@ -57,6 +73,9 @@ static int run(const struct vm_config *cfg)
         status = create_devices(&vm, cfg);
     if (status == 0 && cfg->dump_mtree) {
         dump_mtree(&vm);
+    } else if (status == 0 && cfg->dump_pci) {
+        pci_dump(&vm, stdout);
+        fflush(stdout);
     } else if (status == 0) {
         if (loader_load(&vm, cfg, &regs)) {
             status = EXIT_USAGE;

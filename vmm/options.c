@@ -264,8 +264,31 @@ static int opt_initramfs(struct vm_config *cfg, const char *value, char *err, si
     return 0;
 }
 
+static int opt_edu(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    (void)value;
+    if (cfg->nr_edu >= 16)
+        FAIL("--edu: at most 16 edu devices");
+    cfg->nr_edu++;
+    return 0;
+}
+
+static int opt_pci_testdev(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    (void)value, (void)err, (void)errlen;
+    cfg->pci_testdev = true;
+    return 0;
+}
+
+static int opt_dump_pci(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    (void)value, (void)err, (void)errlen;
+    cfg->dump_pci = true;
+    return 0;
+}
+
 /* OPT_OPTIONAL_VALUE: "--opt", "--opt=V" or "--opt V" (V not starting with "--"). */
-enum option_kind { OPT_VALUE, OPT_OPTIONAL_VALUE, OPT_FLAG_DUMP, OPT_FLAG_HELP,
+enum option_kind { OPT_VALUE, OPT_OPTIONAL_VALUE, OPT_FLAG, OPT_FLAG_DUMP, OPT_FLAG_HELP,
                    OPT_FLAG_VERSION };
 
 static const struct option_def {
@@ -286,6 +309,9 @@ static const struct option_def {
     { "iommu", OPT_OPTIONAL_VALUE, opt_iommu },
     { "irqchip", OPT_VALUE, opt_irqchip },
     { "dump-mtree", OPT_FLAG_DUMP, NULL },
+    { "dump-pci", OPT_FLAG, opt_dump_pci },
+    { "edu", OPT_FLAG, opt_edu },
+    { "pci-testdev", OPT_FLAG, opt_pci_testdev },
     { "help", OPT_FLAG_HELP, NULL },
     { "version", OPT_FLAG_VERSION, NULL },
 };
@@ -303,7 +329,7 @@ static const struct option_def *find_option(const char *name, size_t len)
  * of belong here). */
 static bool option_repeatable(const struct option_def *def)
 {
-    static const char *const repeatable[] = { "serial-port", "test-device" };
+    static const char *const repeatable[] = { "serial-port", "test-device", "edu" };
     for (size_t i = 0; i < sizeof(repeatable) / sizeof(repeatable[0]); i++)
         if (!strcmp(def->name, repeatable[i]))
             return true;
@@ -372,8 +398,13 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
                 return OPTIONS_HELP;
             if (def->kind == OPT_FLAG_VERSION)
                 return OPTIONS_VERSION;
+            if (def->kind == OPT_FLAG) {
+                if (def->set(cfg, NULL, err, errlen))
+                    return OPTIONS_ERROR;
+                continue;
+            }
             cfg->dump_mtree = true;
-            continue;
+                    continue;
         }
         const char *value = eq ? eq + 1 : NULL;
         if (!value) {
@@ -401,7 +432,8 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
     }
     if (cfg->irqchip == IRQCHIP_DEFAULT)
         cfg->irqchip = intremap ? IRQCHIP_SPLIT : IRQCHIP_KERNEL;
-    if (!cfg->kernel && !cfg->dump_mtree) {
+    bool dump = cfg->dump_mtree || cfg->dump_pci;
+    if (!cfg->kernel && !dump) {
         snprintf(err, errlen, "no kernel given (use --kernel PATH)");
         return OPTIONS_ERROR;
     }
@@ -413,9 +445,9 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
                  "COM1 does unless --serial says otherwise");
         return OPTIONS_ERROR;
     }
-    if (cfg->kernel && !cfg->dump_mtree && check_readable("kernel", cfg->kernel, err, errlen))
+    if (cfg->kernel && !dump && check_readable("kernel", cfg->kernel, err, errlen))
         return OPTIONS_ERROR;
-    if (cfg->initramfs && !cfg->dump_mtree &&
+    if (cfg->initramfs && !dump &&
         check_readable("initramfs", cfg->initramfs, err, errlen))
         return OPTIONS_ERROR;
     return OPTIONS_RUN;
@@ -456,7 +488,11 @@ void options_usage(FILE *out)
 "                         its interrupts as MSIs (through interrupt remapping when\n"
 "                         an IOMMU offers it); no PIC or PIT (guests use the LAPIC\n"
 "                         timer)\n"
-"  --dump-mtree           print the memory tree and flat views, then exit\n"
+"  --edu                  add a PCI edu device (QEMU's educational device: 1234:11e8,\n"
+"                         factorial, interrupts, MSI, a DMA engine); repeatable\n"
+"  --dump-mtree           print the memory tree and flat views (and the PCI\n"
+"                         functions), then exit\n"
+"  --dump-pci             print the PCI functions like `lspci -v`, then exit\n"
 "  --help                 this text\n"
 "  --version              print the version\n"
 "\n"
@@ -466,6 +502,8 @@ void options_usage(FILE *out)
 "  --test-device pc       QEMU's pc-testdev: scratch register at ports 0xe0/0xe8,\n"
 "                         page flush at 0xe4, IRQ lines at 0x2000-0x2017, 64 KiB\n"
 "                         scratch memory at 0xff000000 (both kinds may be given)\n"
+"  --pci-testdev          the PCI DMA test device (1b36:0005): DMA loads and stores\n"
+"                         of any width and byte order, MSI-X and INTx on demand\n"
 "\n"
 "Exit statuses:\n"
 "  %d  the guest powered off\n"

@@ -42,6 +42,9 @@ struct vm_config {
     struct serial_port_config more_serial[VM_SERIAL_PORTS - 1]; /* COM2-COM4 (--serial-port) */
     const char *cpu_features;   /* NULL: host-compatibility defaults only */
     bool dump_mtree;
+    bool dump_pci;              /* --dump-pci: list the PCI functions and exit */
+    unsigned nr_edu;            /* --edu, repeatable */
+    bool pci_testdev;           /* --pci-testdev */
     const char *test_device;    /* --test-device log=PATH: the integration test device */
     bool pc_testdev;            /* --test-device pc: QEMU's pc-testdev */
     uint16_t debug_exit_port;   /* 0xf4 */
@@ -62,6 +65,7 @@ struct MSIMessage;
 struct InterruptRemapper;
 struct IOAPIC;
 struct irq_routes;
+struct PCIBus;
 
 struct vcpu {
     struct vm *vm;
@@ -115,6 +119,8 @@ struct vm {
     struct IOAPIC *ioapic;
     /* GSI routes: MSI routes for irqfds and the IOAPIC's pins (vmm/irq.h). */
     struct irq_routes *irq_routes;
+    /* The PCI host's root bus (pci/pci.h), NULL without one. */
+    struct PCIBus *pci;
 
     /* Unit tests drive devices on a VM without KVM: when set, vm_set_irq_line
      * calls this instead of KVM_IRQ_LINE, and vm_send_msi this instead of

@@ -1,7 +1,11 @@
 # `make bench`: instructions per port-I/O and MMIO dispatch (callgrind), time from
 # exec to the guest's first instruction, and Linux boot times beside QEMU's.
 
-BENCH_BINS := $(BUILD)/bench/bench_dispatch $(BUILD)/bench/linestamp
+BENCH_BINS := $(BUILD)/bench/bench_dispatch $(BUILD)/bench/bench_dma $(BUILD)/bench/linestamp
+
+$(BUILD)/bench/bench_dma: $(BUILD)/tests/bench/bench_dma.o $(BUILD)/libminivmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/bench_dispatch: $(BUILD)/tests/bench/bench_dispatch.o $(BUILD)/libminivmm.a
 	@mkdir -p $(dir $@)

@@ -128,6 +128,27 @@ check_dump_mtree() {
     ok dump_mtree
 }
 
+# --dump-pci: the host bridge, two edu devices and the test device, with names
+# from pci.ids, BARs and capabilities, like lspci -v.
+check_dump_pci() {
+    run --dump-pci --edu --edu --pci-testdev
+    if [ "$status" != 0 ]; then
+        not_ok dump_pci "status $status: $(head -c 300 "$work/err")"
+        return
+    fi
+    local want
+    for want in "00:00.0 Host bridge [0600]: Red Hat, Inc. QEMU PCIe Host bridge [1b36:0008]" \
+        "00:01.0 Unclassified device [00ff]: " "[1234:11e8] (rev 10) (edu0)" "(edu1)" \
+        "Region 0: Memory at c0000000 (32-bit, non-prefetchable) [size=1M] [disabled]" \
+        "Capabilities: [40] MSI: Enable- Count=1/1 Maskable- 64bit+" \
+        "QEMU PCI Test Device [1b36:0005]" "INTA -> GSI 19" "Capabilities: [100 v1] Device Serial Number" \
+        "MSI-X: Enable- Count=4 Masked- Vector table: BAR=0 offset=00000800"; do
+        grep -qF -- "$want" "$work/out" || { not_ok dump_pci "no '$want' in the listing"; return; }
+    done
+    [ "$(grep -c '^00:' "$work/out")" = 4 ] || { not_ok dump_pci "not 4 functions"; return; }
+    ok dump_pci
+}
+
 # In a private mount namespace with an empty /dev: --dump-mtree still works,
 # anything else fails with one error line naming /dev/kvm and status 8.
 check_without_kvm() {
@@ -164,6 +185,7 @@ check_help
 check_bad_options
 check_bad_kernel
 check_dump_mtree
+check_dump_pci
 check_without_kvm
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

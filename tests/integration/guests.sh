@@ -16,6 +16,7 @@ TESTS=(hello widths romexec memsize_pvh_64M memsize_pvh_200M memsize_mb_64M mems
        smp_2 smp_4 smp_timeout smp_flood_crash smp_stall_crash crash badinsn mmioexec
        ioapic_split ioapic_kernel)
 TESTS+=(rtc rtcirq pmtimer s3 pctestdev memlow)
+TESTS+=(pci)
 
 # A character device that this user can open read-write (as minivmm must).
 if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
@@ -330,6 +331,24 @@ check_memlow() {
         { why="expected 'cmdline: $gdir/memlow_mb.elf low=1'"; return 1; }
 }
 
+# ---------------------------------------------------------------- pci
+# tests/guest/pci.c with --edu --pci-testdev: enumeration through 0xCF8 and
+# ECAM, a moved BAR, edu DMA, the test device's DMA and bus-master fault, INTx,
+# MSI and MSI-X.
+check_pci() {
+    status_is 1 || return 1
+    local l
+    for l in "pci: 00:00.0 1b36:0008 class 060000" "pci: 00:01.0 1234:11e8 class 00ff00" \
+             "pci: 00:02.0 1b36:0005 class 00ff00" \
+             "pci: edu BAR 0 moved from c0000000 to d0000000 (size 100000)" \
+             "pci: edu DMA round trip of 100 bytes ok" \
+             "pci: test device DMA ok; bus master off -> status 1" \
+             "pci: INTx on GSI 17 -> vector 42" "pci: MSI -> vector 40" \
+             "pci: MSI-X -> vector 41 (pending while masked)" "pci: ok"; do
+        has_line "$serial" "$l" || { why="no line '$l'"; return 1; }
+    done
+}
+
 # ---------------------------------------------------------------- run
 for t in "${TESTS[@]}"; do
     case $t in
@@ -358,6 +377,10 @@ for t in "${TESTS[@]}"; do
     ioapic_*)
         prereq "$t" "$gdir/ioapic.elf" || continue
         run_guest "$t" "$gdir/ioapic.elf" --cpus boot=1 --memory size=64M --irqchip "${t#ioapic_}"
+        ;;
+    pci)
+        prereq "$t" "$gdir/pci.elf" || continue
+        run_guest "$t" "$gdir/pci.elf" --cpus boot=1 --memory size=64M --edu --pci-testdev
         ;;
     smp_*)
         smp_n=${t#smp_}

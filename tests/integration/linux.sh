@@ -39,7 +39,7 @@ boot() {
     local name=$1 kernel=$2 limit=$3; shift 3
     local start=$SECONDS
     timeout --kill-after=10 "$limit" "$minivmm" --kernel "$kernel" --initramfs "$initramfs" \
-        ${irqchip:+--irqchip "$irqchip"} --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" \
+        ${irqchip:+--irqchip "$irqchip"} --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" --edu --pci-testdev \
         --cmdline "console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline) $*" \
         </dev/null >"$work/$name.out" 2>"$work/$name.err"
     status=$?
@@ -65,7 +65,7 @@ show_tail() {
 }
 
 token=tok$$x$RANDOM
-boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi,rtc minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s)"
+boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi,rtc,pci minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s)"
 echo "  boot took ${elapsed}s"
 result() { grep -a "^MINIVMM-CHECK $1 " "$work/main.serial" | tr -d '\r' | tail -n 1; }
 if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
@@ -73,7 +73,7 @@ if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
 else
     not_ok "boot-to-init: $(explain_failure main)"; show_tail main
 fi
-for check in cpus memory cmdline acpi rtc; do
+for check in cpus memory cmdline acpi rtc pci; do
     line=$(result $check)
     case "$line" in
         "MINIVMM-CHECK $check PASS"*) ok "$check (${line#MINIVMM-CHECK $check PASS })" ;;

@@ -1,0 +1,313 @@
+/* The DMA layer (pci/dma.h): each function's DMA address space, the translation
+ * cache, copies and single-value accesses. Mappings are in pci/dma_map.c. */
+#include <glib.h>
+#include <string.h>
+#include "util/rcu.h"
+
+#include "iommu/iommu.h"
+#include "pci/dma-internal.h"
+#include "pci/pci-internal.h"
+#include "util/log.h"
+#include "vmm/vm.h"
+
+uint16_t pci_requester_id(const PCIDevice *d)
+{
+    return (uint16_t)(pci_bus_number(d->bus) << 8 | d->devfn);
+}
+
+AddressSpace *pci_dma_address_space(PCIDevice *d)
+{
+    return d->dma ? d->dma->as : NULL;
+}
+
+void pci_bus_set_iommu(PCIBus *bus,
+                       MemoryRegion *(*dma_region)(void *opaque, uint16_t requester_id),
+                       void *opaque)
+{
+    bus->iommu_fn = dma_region;
+    bus->iommu_opaque = opaque;
+}
+
+static void entry_begin(DMACacheEntry *e)
+{
+    __atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void entry_end(DMACacheEntry *e)
+{
+    __atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Every cached translation (and the mappings covering [first, last]) is stale
+ * from here on. */
+void pci_dma_invalidate(PCIDMAState *s, hwaddr first, hwaddr last)
+{
+    pthread_mutex_lock(&s->fill_lock);
+    s->gen++;
+    for (unsigned i = 0; i < DMA_CACHE_SIZE; i++) {
+        DMACacheEntry *e = &s->cache[i];
+        entry_begin(e);
+        __atomic_store_n(&e->key[0], DMA_KEY_NONE, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->key[1], DMA_KEY_NONE, __ATOMIC_RELAXED);
+        entry_end(e);
+    }
+    pthread_mutex_unlock(&s->fill_lock);
+    pci_dma_mappings_invalidate(s, first, last);
+}
+
+static void iommu_unmapped(IOMMUNotifier *n, IOMMUNotifierFlag event, const IOMMUTLBEntry *e)
+{
+    (void)event;
+    PCIDMAState *s = caa_container_of(n, PCIDMAState, notifier);
+    hwaddr first = e->iova & ~e->addr_mask;
+    pci_dma_invalidate(s, first, first + e->addr_mask);
+}
+
+static void topology_changed(MemoryListener *l)
+{
+    PCIDMAState *s = caa_container_of(l, PCIDMAState, listener);
+    pci_dma_invalidate(s, 0, UINT64_MAX);
+}
+
+int pci_dma_init(PCIDevice *d)
+{
+    struct vm *vm = d->dev.vm;
+    PCIDMAState *s = g_new0(PCIDMAState, 1);
+    pthread_mutex_init(&s->fill_lock, NULL);
+    for (unsigned i = 0; i < DMA_CACHE_SIZE; i++)
+        s->cache[i].key[0] = s->cache[i].key[1] = DMA_KEY_NONE;
+    s->dev = d;
+    d->dma = s;
+    PCIBus *bus = d->bus;
+    s->target = bus->iommu_fn ? bus->iommu_fn(bus->iommu_opaque, pci_requester_id(d))
+                              : vm->sysmem;
+    if (!s->target) {
+        log_error("%s: the IOMMU gave no DMA region", d->dev.id);
+        return -1;
+    }
+    memory_region_ref(s->target);
+    char *name = g_strdup_printf("%s dma", d->dev.id);
+    s->root = memory_region_new_container(name, UINT64_MAX);
+    g_free(name);
+    name = g_strdup_printf("%s bus-master", d->dev.id);
+    s->bus_master_mr = memory_region_new_alias(name, s->target, 0, UINT64_MAX);
+    g_free(name);
+    memory_region_transaction_begin();
+    memory_region_set_enabled(s->bus_master_mr, false);
+    memory_region_add_subregion(s->root, 0, s->bus_master_mr);
+    name = g_strdup_printf("%s dma", d->dev.id);
+    s->as = address_space_new(name, s->root);
+    g_free(name);
+    if (s->target->type == MR_IOMMU) {
+        s->notifier.notify = iommu_unmapped;
+        s->notifier.flags = IOMMU_NOTIFIER_UNMAP;
+        s->notifier.start = 0;
+        s->notifier.end = UINT64_MAX;
+        memory_region_iommu_register_notifier(s->target, &s->notifier);
+    }
+    s->listener.commit = topology_changed;
+    memory_listener_register(&s->listener, vm->as_mem);
+    memory_region_transaction_commit();
+    return 0;
+}
+
+static void dma_state_free(struct rcu_head *head)
+{
+    PCIDMAState *s = caa_container_of(head, PCIDMAState, rcu);
+    pthread_mutex_destroy(&s->fill_lock);
+    g_free(s);
+}
+
+void pci_dma_uninit(PCIDevice *d)
+{
+    PCIDMAState *s = d->dma;
+    if (!s)
+        return;
+    memory_region_transaction_begin();
+    pci_dma_mappings_release(s);
+    if (s->listener.as)
+        memory_listener_unregister(&s->listener);
+    memory_region_iommu_unregister_notifier(&s->notifier);
+    address_space_free(s->as);
+    if (s->root) {
+        memory_region_del_subregion(s->root, s->bus_master_mr);
+        memory_region_unref(s->bus_master_mr);
+        memory_region_unref(s->root);
+    }
+    if (s->target)
+        memory_region_unref(s->target);
+    memory_region_transaction_commit();
+    d->dma = NULL;
+    /* Readers on other threads may still look at the cache: free after them
+     * (never synchronize here, the big lock may be held). */
+    call_rcu(&s->rcu, dma_state_free);
+}
+
+void pci_dma_set_bus_master(PCIDevice *d, bool enabled)
+{
+    PCIDMAState *s = d->dma;
+    if (!s)
+        return;
+    memory_region_transaction_begin();
+    memory_region_set_enabled(s->bus_master_mr, enabled);
+    memory_region_transaction_commit();
+    pci_dma_invalidate(s, 0, UINT64_MAX);
+}
+
+/* ---- translation ------------------------------------------------------------------------ */
+/* Where the page holding `iova` lands for an access needing `need`: RAM (the
+ * host address of the page, and what it allows) or somewhere the generic path
+ * must serve. An IOMMU refusal is final (and recorded once, here). RCU held. */
+DMAPageResult pci_dma_translate_page(PCIDMAState *s, dma_addr_t iova, IOMMUAccessFlags need,
+                                     uint8_t **host, IOMMUAccessFlags *perm)
+{
+    AddressSpace *as = s->as;
+    hwaddr a = iova;
+    IOMMUAccessFlags allowed = IOMMU_RW;
+    for (unsigned depth = 0; depth < 4; depth++) {
+        const FlatRange *fr = flatview_lookup(address_space_get_flatview(as), a);
+        if (!fr)
+            return DMA_PAGE_OTHER;
+        MemoryRegion *mr = fr->mr;
+        if (mr->type == MR_IOMMU) {
+            IOMMUTLBEntry e = mr->iommu_ops->translate(mr, fr->offset_in_region + (a - fr->addr),
+                                                       need, true);
+            if (!(e.perm & need) || !e.target_as)
+                return DMA_PAGE_FAULT;
+            allowed &= e.perm;
+            a = (e.translated_addr & ~e.addr_mask) | (a & e.addr_mask);
+            as = e.target_as;
+            continue;
+        }
+        hwaddr page = a & ~(hwaddr)(DMA_PAGE_SIZE - 1);
+        if (mr->type != MR_RAM || !fr->host || page < fr->addr ||
+            page + DMA_PAGE_SIZE - 1 > fr->addr + fr->size - 1)
+            return DMA_PAGE_OTHER;
+        if (fr->readonly)
+            allowed &= IOMMU_RO;
+        if (!(allowed & need))
+            return DMA_PAGE_OTHER;   /* a write to ROM: the generic path drops it */
+        *host = fr->host + (page - fr->addr);
+        *perm = allowed;
+        return DMA_PAGE_RAM;
+    }
+    return DMA_PAGE_OTHER;
+}
+
+/* Slow path of the cache: translate and remember. */
+__attribute__((noinline)) uint8_t *pci_dma_fill(PCIDMAState *s, dma_addr_t iova,
+                                                IOMMUAccessFlags need, MemTxResult *res)
+{
+    uint8_t *host = NULL;
+    IOMMUAccessFlags perm = IOMMU_NONE;
+    pthread_mutex_lock(&s->fill_lock);
+    uint64_t gen = s->gen;
+    pthread_mutex_unlock(&s->fill_lock);
+    DMAPageResult r = pci_dma_translate_page(s, iova, need, &host, &perm);
+    if (r == DMA_PAGE_FAULT) {
+        *res = MEMTX_IOMMU_FAULT;
+        return NULL;
+    }
+    *res = MEMTX_OK;
+    if (r != DMA_PAGE_RAM)
+        return NULL;
+    uint64_t key = iova >> DMA_PAGE_SHIFT;
+    DMACacheEntry *e = &s->cache[dma_cache_index(iova)];
+    pthread_mutex_lock(&s->fill_lock);
+    /* An invalidation since the translation began: use it this once, keep nothing. */
+    if (s->gen == gen) {
+        entry_begin(e);
+        __atomic_store_n(&e->key[0], perm & IOMMU_RO ? key : DMA_KEY_NONE, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->key[1], perm & IOMMU_WO ? key : DMA_KEY_NONE, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->host, host, __ATOMIC_RELAXED);
+        entry_end(e);
+    }
+    pthread_mutex_unlock(&s->fill_lock);
+    return host + (iova & (DMA_PAGE_SIZE - 1));
+}
+
+/* The generic path: the device's DMA address space through dispatch, with the
+ * device marked as the one doing DMA (its own registers refuse). */
+MemTxResult pci_dma_slow(PCIDevice *d, dma_addr_t addr, void *buf, dma_addr_t len,
+                         bool is_write)
+{
+    void *prev = memory_dma_owner_set(d);
+    MemTxResult r = address_space_rw(d->dma->as, addr, buf, len, is_write);
+    memory_dma_owner_set(prev);
+    return r;
+}
+
+/* Aligned 1/2/4/8-byte pieces are single-copy atomic (a vCPU may access the
+ * same word); longer writes go forward without splitting aligned units. */
+static void ram_copy(uint8_t *p, uint8_t *buf, dma_addr_t len, bool is_write)
+{
+    if (len <= 8 && !(len & (len - 1)) && !((uintptr_t)p & (len - 1))) {
+        uint64_t v = 0;
+        if (is_write) {
+            memcpy(&v, buf, len);
+            switch (len) {
+            case 1: __atomic_store_n(p, (uint8_t)v, __ATOMIC_RELAXED); break;
+            case 2: __atomic_store_n((uint16_t *)p, (uint16_t)v, __ATOMIC_RELAXED); break;
+            case 4: __atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED); break;
+            default: __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED); break;
+            }
+        } else {
+            switch (len) {
+            case 1: v = __atomic_load_n(p, __ATOMIC_RELAXED); break;
+            case 2: v = __atomic_load_n((uint16_t *)p, __ATOMIC_RELAXED); break;
+            case 4: v = __atomic_load_n((uint32_t *)p, __ATOMIC_RELAXED); break;
+            default: v = __atomic_load_n((uint64_t *)p, __ATOMIC_RELAXED); break;
+            }
+            memcpy(buf, &v, len);
+        }
+        return;
+    }
+    if (is_write)
+        memory_copy_ordered(p, buf, len);
+    else
+        memcpy(buf, p, len);
+}
+
+MemTxResult pci_dma_rw(PCIDevice *d, dma_addr_t addr, void *buf, dma_addr_t len,
+                       DMADirection dir)
+{
+    bool is_write = dir == DMA_DIRECTION_FROM_DEVICE;
+    IOMMUAccessFlags need = is_write ? IOMMU_WO : IOMMU_RO;
+    PCIDMAState *s = d->dma;
+    uint8_t *b = buf;
+    MemTxResult result = MEMTX_OK;
+    rcu_read_lock();
+    for (dma_addr_t done = 0; done < len;) {
+        dma_addr_t a = addr + done;
+        dma_addr_t chunk = DMA_PAGE_SIZE - (a & (DMA_PAGE_SIZE - 1));
+        if (chunk > len - done)
+            chunk = len - done;
+        MemTxResult r = MEMTX_OK;
+        uint8_t *p = dma_cache_lookup(s, a, is_write);
+        if (!p)
+            p = pci_dma_fill(s, a, need, &r);
+        if (p) {
+            ram_copy(p, b + done, chunk, is_write);
+        } else if (r == MEMTX_OK) {
+            r = pci_dma_slow(d, a, b + done, chunk, is_write);
+        } else if (!is_write) {
+            memset(b + done, 0xff, chunk);
+        }
+        if (r != MEMTX_OK && result == MEMTX_OK)
+            result = r;
+        done += chunk;
+    }
+    rcu_read_unlock();
+    return result;
+}
+
+MemTxResult pci_dma_read(PCIDevice *d, dma_addr_t addr, void *buf, dma_addr_t len)
+{
+    return pci_dma_rw(d, addr, buf, len, DMA_DIRECTION_TO_DEVICE);
+}
+
+MemTxResult pci_dma_write(PCIDevice *d, dma_addr_t addr, const void *buf, dma_addr_t len)
+{
+    return pci_dma_rw(d, addr, (void *)buf, len, DMA_DIRECTION_FROM_DEVICE);
+}
