@@ -6,7 +6,7 @@ BUILD   ?= build
 PKGS    := glib-2.0 liburcu-bp libpci
 CFLAGS  ?= -O2 -g
 # Kept apart from CFLAGS so `make CFLAGS=...` (the sanitizer build) keeps them.
-ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
+ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -iquote . -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # Everything but the program's main() goes into a library the tests link against.
@@ -36,8 +36,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# libpci's header is <pci/pci.h>, as is ours: its one user finds ours only as "...".
-$(BUILD)/pci/names.o: ALL_CFLAGS := $(subst -I. ,-iquote . ,$(ALL_CFLAGS))
+# -iquote: libpci's header is <pci/pci.h>, like ours; ours are always included as "...".
 
 $(BUILD)/libminivmm.a: $(LIB_OBJS)
 	@rm -f $@
@@ -55,7 +54,6 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
 -include guest-images/guest-images.mk
--include tests/fuzz/vtd.mk
 
 # Unit tests print "N passed, N failed" each; tests/run-all sums them with the
 # integration tests into the closing line.

@@ -17,7 +17,8 @@ $(FUZZ_OUT)/obj/libminivmm.a: FORCE
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/obj/libminivmm.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -std=gnu11 -Wall -Wextra -Werror -I. \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -std=gnu11 -Wall -Wextra -Werror \
+		-Wno-gnu-variable-sized-type-not-at-end -iquote . \
 		-D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
