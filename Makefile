@@ -42,6 +42,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)
 -include tests/integration/integration.mk
 -include tests/bench/bench.mk
 -include guest-images/guest-images.mk
+-include tests/fuzz/vtd.mk
 
 # Unit tests print "N passed, N failed" each; tests/run-all sums them with the
 # integration tests into the closing line.

@@ -3,6 +3,7 @@
 #include "iommu/iommu.h"
 
 #include "util/log.h"
+#include "vmm/vm.h"
 
 void memory_region_iommu_register_notifier(MemoryRegion *iommu, IOMMUNotifier *n)
 {
@@ -47,4 +48,27 @@ void memory_region_iommu_replay(MemoryRegion *iommu, IOMMUNotifier *n)
 {
     if (iommu->type == MR_IOMMU && iommu->iommu_ops->replay)
         iommu->iommu_ops->replay(iommu, n);
+}
+
+void vm_intremap_add_notifier(struct vm *vm, IntRemapNotifier *n)
+{
+    n->next = vm->intremap_notifiers;
+    vm->intremap_notifiers = n;
+}
+
+void vm_intremap_remove_notifier(struct vm *vm, IntRemapNotifier *n)
+{
+    for (IntRemapNotifier **p = &vm->intremap_notifiers; *p; p = &(*p)->next) {
+        if (*p == n) {
+            *p = n->next;
+            break;
+        }
+    }
+    n->next = NULL;
+}
+
+void vm_intremap_changed(struct vm *vm)
+{
+    for (IntRemapNotifier *n = vm->intremap_notifiers; n; n = n->next)
+        n->changed(n);
 }

@@ -100,4 +100,20 @@ struct InterruptRemapper {
     void *opaque;
 };
 
+/* Anything that keeps a remapped message (irqfd MSI routes) registers one of
+ * these on the VM: it is told whenever what remap() returns may have changed
+ * (remapping turned on or off, the guest invalidated the interrupt entry
+ * cache) and must then translate its messages again. Big lock held for
+ * registration and calls; `changed` must not register or unregister. */
+typedef struct IntRemapNotifier IntRemapNotifier;
+struct IntRemapNotifier {
+    void (*changed)(IntRemapNotifier *n);
+    IntRemapNotifier *next;    /* private */
+};
+struct vm;
+void vm_intremap_add_notifier(struct vm *vm, IntRemapNotifier *n);
+void vm_intremap_remove_notifier(struct vm *vm, IntRemapNotifier *n);
+/* For IOMMU models: call every notifier. */
+void vm_intremap_changed(struct vm *vm);
+
 #endif

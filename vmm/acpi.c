@@ -7,7 +7,8 @@
  *           FADT  (revision 6.4, hardware-reduced)
  *           MADT  (one local APIC per vCPU, the IOAPIC, IRQ0 -> GSI2)
  *           MCFG  (with a PCI host: its ECAM window)
- *           XSDT  (FADT, MADT, MCFG; the DSDT is reached through the FADT)
+ *           DMAR  (with --iommu: one DRHD for all PCI functions)
+ *           XSDT  (FADT, MADT, MCFG[, DMAR]; the DSDT is reached through the FADT)
  * The tables are built in a host buffer and copied in once complete, so a
  * failure leaves guest RAM untouched.
  */
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "util/bytes.h"
+#include "iommu/vtd.h"
 #include "util/log.h"
 #include "pci/pci.h"
 #include "vmm/aml.h"
@@ -354,6 +356,42 @@ static int build_mcfg(struct acpi_image *img)
     return xsdt_add(img, gpa);
 }
 
+/* DMAR (Intel VT-d spec 8.1-8.3): one remapping unit, INCLUDE_PCI_ALL, whose
+ * device scope names the IOAPIC with its source id - Linux enables interrupt
+ * remapping only when every IOAPIC is under a unit. */
+#define DMAR_LEN            48
+#define DMAR_F_INTR_REMAP   1u
+#define DRHD_LEN            16
+#define DRHD_F_PCI_ALL      1u
+#define SCOPE_IOAPIC        3
+#define SCOPE_IOAPIC_LEN    8
+
+static int build_dmar(struct acpi_image *img, const struct vm_config *cfg, unsigned nr_vcpus)
+{
+    size_t len = DMAR_LEN + DRHD_LEN + SCOPE_IOAPIC_LEN;
+    uint64_t gpa;
+    uint8_t *t = table_begin(img, "DMAR", 1, len, &gpa);
+    if (!t)
+        return -1;
+    t[36] = 48 - 1;                         /* host address width - 1 */
+    t[37] = cfg->iommu_intremap ? DMAR_F_INTR_REMAP : 0;
+    uint8_t *d = t + DMAR_LEN;
+    put_le16(d, 0);                         /* DRHD */
+    put_le16(d + 2, DRHD_LEN + SCOPE_IOAPIC_LEN);
+    d[4] = DRHD_F_PCI_ALL;
+    put_le16(d + 6, 0);                     /* PCI segment */
+    put_le64(d + 8, VTD_BASE);
+    uint8_t *sc = d + DRHD_LEN;
+    sc[0] = SCOPE_IOAPIC;
+    sc[1] = SCOPE_IOAPIC_LEN;
+    sc[4] = (uint8_t)nr_vcpus;              /* the IOAPIC's id, as in the MADT */
+    sc[5] = VTD_IOAPIC_SID >> 8;            /* start bus */
+    sc[6] = (VTD_IOAPIC_SID >> 3) & 0x1f;   /* path: device, function */
+    sc[7] = VTD_IOAPIC_SID & 7;
+    table_end(t, len);
+    return xsdt_add(img, gpa);
+}
+
 static int build_xsdt(struct acpi_image *img, uint64_t *gpa)
 {
     size_t len = ACPI_HEADER_LEN + 8 * img->nr_xsdt;
@@ -380,11 +418,12 @@ static void fill_rsdp(uint8_t *r, uint64_t xsdt)
 
 static int build_tables(struct acpi_image *img, const struct vm *vm)
 {
+    const struct vm_config *cfg = vm->cfg;
     uint64_t rsdp_gpa, dsdt, xsdt;
     uint8_t *rsdp = image_alloc(img, RSDP_LEN, &rsdp_gpa);
     if (!rsdp || build_dsdt(img, vm, &dsdt) < 0 || build_fadt(img, dsdt) < 0 ||
         build_madt(img, vm->nr_vcpus) < 0 || (vm->pci && build_mcfg(img) < 0) ||
-        build_xsdt(img, &xsdt) < 0)
+        (cfg->iommu && build_dmar(img, cfg, vm->nr_vcpus) < 0) || build_xsdt(img, &xsdt) < 0)
         return -1;
     fill_rsdp(rsdp, xsdt);
     return 0;

@@ -14,6 +14,12 @@ int vm_send_msi(struct vm *vm, const MSIMessage *msg, uint16_t rid)
     InterruptRemapper *ir = __atomic_load_n(&vm->intremap, __ATOMIC_ACQUIRE);
     if (ir && ir->remap(ir, rid, msg, &out) < 0)
         return -1;
+    return vm_send_msi_unremapped(vm, &out);
+}
+
+int vm_send_msi_unremapped(struct vm *vm, const MSIMessage *msg)
+{
+    MSIMessage out = *msg;
     if (vm->msi_hook) {
         vm->msi_hook(vm, &out);
         return 0;

@@ -16,5 +16,8 @@
 
 /* 0 delivered; -1 blocked by interrupt remapping or refused by KVM. */
 int vm_send_msi(struct vm *vm, const MSIMessage *msg, uint16_t rid);
+/* An interrupt that interrupt remapping never sees: the IOMMU's own fault and
+ * invalidation-completion events (VT-d spec 5.1.6). */
+int vm_send_msi_unremapped(struct vm *vm, const MSIMessage *msg);
 
 #endif

@@ -3,7 +3,9 @@
 #include <stdio.h>
 
 #include "devices/devices.h"
+#include "pci/dma.h"
 #include "pci/pci.h"
+#include "iommu/vtd.h"
 #include "util/log.h"
 #include "vmm/acpi.h"
 #include "vmm/loader.h"
@@ -19,6 +21,14 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_USAGE;
     if (pci_host_init(vm))
         return EXIT_HOST_ERROR;
+    if (cfg->iommu) {
+        VTDState *vtd = vtd_create(vm, &(VTDConfig){ .caching_mode = cfg->iommu_caching_mode,
+                                                      .intremap = cfg->iommu_intremap });
+        if (!vtd)
+            return EXIT_HOST_ERROR;
+        /* Before any PCI device realizes: each takes its DMA region from here. */
+        pci_bus_set_iommu(pci_root_bus(vm), vtd_dma_region, vtd);
+    }
     for (unsigned i = 0; i < cfg->nr_edu; i++)
         if (edu_init(vm))
             return EXIT_HOST_ERROR;

@@ -155,6 +155,37 @@ static int opt_test_device(struct vm_config *cfg, const char *value, char *err, 
     return 0;
 }
 
+/* --iommu [KEY=on|off,...]: keys caching-mode (default off), intremap (default on). */
+static int opt_iommu(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    cfg->iommu = true;
+    cfg->iommu_caching_mode = false;
+    cfg->iommu_intremap = true;
+    for (const char *p = value; p && *p;) {
+        const char *end = strchr(p, ','), *eq = strchr(p, '=');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (!eq || eq > p + len)
+            FAIL("--iommu: expected KEY=on|off, got '%.*s'", (int)len, p);
+        size_t klen = (size_t)(eq - p), vlen = len - klen - 1;
+        bool on;
+        if (vlen == 2 && !strncmp(eq + 1, "on", 2))
+            on = true;
+        else if (vlen == 3 && !strncmp(eq + 1, "off", 3))
+            on = false;
+        else
+            FAIL("--iommu: bad value '%.*s' for %.*s (expected on or off)", (int)vlen, eq + 1,
+                 (int)klen, p);
+        if (klen == 12 && !strncmp(p, "caching-mode", 12))
+            cfg->iommu_caching_mode = on;
+        else if (klen == 8 && !strncmp(p, "intremap", 8))
+            cfg->iommu_intremap = on;
+        else
+            FAIL("--iommu: unknown key '%.*s' (expected caching-mode or intremap)", (int)klen, p);
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
 static int opt_cpu_features(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     if (cpuid_check_features(value, err, errlen))
@@ -208,7 +239,9 @@ static int opt_dump_pci(struct vm_config *cfg, const char *value, char *err, siz
     return 0;
 }
 
-enum option_kind { OPT_VALUE, OPT_FLAG, OPT_FLAG_DUMP, OPT_FLAG_HELP, OPT_FLAG_VERSION };
+/* OPT_OPTIONAL_VALUE: "--opt", "--opt=V" or "--opt V" (V not starting with "--"). */
+enum option_kind { OPT_VALUE, OPT_OPTIONAL_VALUE, OPT_FLAG, OPT_FLAG_DUMP, OPT_FLAG_HELP,
+                   OPT_FLAG_VERSION };
 
 static const struct option_def {
     const char *name;
@@ -224,6 +257,7 @@ static const struct option_def {
     { "cpu-features", OPT_VALUE, opt_cpu_features },
     { "test-device", OPT_VALUE, opt_test_device },
     { "debug-exit-port", OPT_VALUE, opt_port },
+    { "iommu", OPT_OPTIONAL_VALUE, opt_iommu },
     { "dump-mtree", OPT_FLAG_DUMP, NULL },
     { "dump-pci", OPT_FLAG, opt_dump_pci },
     { "edu", OPT_FLAG, opt_edu },
@@ -276,6 +310,14 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
             snprintf(err, errlen, "unknown option '--%.*s' (see --help)", (int)len, name);
             return OPTIONS_ERROR;
         }
+        if (def->kind == OPT_OPTIONAL_VALUE) {
+            const char *v = eq ? eq + 1 : "";
+            if (!eq && i + 1 < argc && strncmp(argv[i + 1], "--", 2))
+                v = argv[++i];
+            if (def->set(cfg, v, err, errlen))
+                return OPTIONS_ERROR;
+            continue;
+        }
         if (def->kind != OPT_VALUE) {
             if (eq) {
                 snprintf(err, errlen, "option --%s takes no value", def->name);
@@ -291,7 +333,7 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
                 continue;
             }
             cfg->dump_mtree = true;
-                    continue;
+            continue;
         }
         const char *value = eq ? eq + 1 : NULL;
         if (!value) {
@@ -341,6 +383,11 @@ void options_usage(FILE *out)
 "                         %s is applied first (a warning says so).\n"
 "  --debug-exit-port N    port of the debug-exit device (default 0xf4): writing V\n"
 "                         ends minivmm with status (V << 1) | 1\n"
+"  --iommu [KEY=on|off,...]\n"
+"                         an Intel VT-d IOMMU at 0xfed90000 for every PCI function\n"
+"                         (ACPI DMAR); keys: caching-mode (default off: CAP.CM, the\n"
+"                         guest invalidates after making entries too, for shadowing)\n"
+"                         and intremap (default on: interrupt remapping)\n"
 "  --edu                  add a PCI edu device (QEMU's educational device: 1234:11e8,\n"
 "                         factorial, interrupts, MSI, a DMA engine); repeatable\n"
 "  --dump-mtree           print the memory tree and flat views (and the PCI\n"

@@ -35,6 +35,10 @@ struct vm_config {
     bool pci_testdev;           /* --pci-testdev */
     const char *test_device;    /* --test-device log=PATH: the integration test device */
     uint16_t debug_exit_port;   /* 0xf4 */
+    /* --iommu [caching-mode=on|off][,intremap=on|off]: the VT-d unit */
+    bool iommu;
+    bool iommu_caching_mode;    /* default off */
+    bool iommu_intremap;        /* default on */
 };
 
 struct vm;
@@ -92,6 +96,8 @@ struct vm {
     struct Device *devices;
     /* Interrupt remapping, installed by an IOMMU model that offers it (atomic). */
     struct InterruptRemapper *intremap;
+    /* Told when remapped messages may have changed (iommu/iommu.h); big lock. */
+    struct IntRemapNotifier *intremap_notifiers;
     /* The PCI host's root bus (pci/pci.h), NULL without one. */
     struct PCIBus *pci;
 

@@ -7,6 +7,13 @@ $(BUILD)/bench/bench_dispatch: $(BUILD)/tests/bench/bench_dispatch.o $(BUILD)/li
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# VT-d translate() with an IOTLB hit and miss (tests/bench/bench_vtd.c).
+$(BUILD)/bench/bench_vtd: $(BUILD)/tests/bench/bench_vtd.o $(BUILD)/libminivmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+BENCH_BINS += $(BUILD)/bench/bench_vtd
+
 $(BUILD)/bench/linestamp: tests/bench/linestamp.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<

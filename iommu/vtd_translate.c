@@ -1,0 +1,456 @@
+/* DMA remapping: legacy-mode root table -> context table -> second-level page
+ * table (spec 3.4-3.7, 9.1-9.3, 9.8), the IOTLB and context cache, and the
+ * MAP/UNMAP notifications that shadowing consumers (VFIO) and mapping caches
+ * rely on.
+ *
+ * The IOTLB is direct-mapped by (source id, 4 KiB page); a superpage entry is
+ * cached under the 4 KiB page that was used and carries the superpage's range,
+ * which is what invalidations compare against. A hit is read without the lock
+ * under a sequence count; everything that changes the IOTLB holds the lock and
+ * makes the count odd while it does. */
+#include "iommu/vtd_internal.h"
+
+#include "util/log.h"
+#include "vmm/vm.h"
+
+#define CTX_LO_P       1ull
+#define CTX_LO_FPD     2ull
+#define CTX_LO_TT(lo)  (((lo) >> 2) & 3)
+#define CTX_LO_RSVD    (0xff0ull | ~VTD_HAW_MASK)
+#define CTX_HI_AW(hi)  ((unsigned)(hi) & 7)
+#define CTX_HI_DID(hi) ((uint16_t)((hi) >> 8))
+#define CTX_HI_RSVD    (~0xffffffull | 0x80ull)
+#define ROOT_LO_RSVD   (0xffeull | ~VTD_HAW_MASK)
+#define TT_SL          0
+#define TT_PT          2
+#define PTE_R          1ull
+#define PTE_W          2ull
+#define PTE_PS         (1ull << 7)
+#define PTE_ADDR       (VTD_HAW_MASK & ~0xfffull)
+/* Bits 62 (TM, no device TLBs here) and HAW..51 are reserved; 63 and 61:52 ignored. */
+#define PTE_RSVD_HI    (0x4000000000000000ull | (0x000fffffffffffffull & ~VTD_HAW_MASK))
+/* Walks visit at most this many entries (a guest can point every entry of a
+ * table at the same next table, so a full walk could otherwise take ages). */
+#define WALK_BUDGET    (1u << 22)
+
+typedef struct VTDWalkFault {
+    uint8_t reason;
+    bool fpd;                      /* the context entry asks for no fault record */
+} VTDWalkFault;
+
+uint64_t vtd_iotlb_hash(uint16_t sid, uint64_t addr)
+{
+    return ((addr >> 12) ^ ((uint64_t)sid * 0x9e5u)) & (VTD_IOTLB_SIZE - 1);
+}
+
+static void seq_begin(VTDState *s)
+{
+    __atomic_store_n(&s->iotlb_seq, s->iotlb_seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void seq_end(VTDState *s)
+{
+    __atomic_store_n(&s->iotlb_seq, s->iotlb_seq + 1, __ATOMIC_RELEASE);
+}
+
+/* ---- context entries ---- */
+/* The context entry of `rid` (lock held), from the cache or the tables. */
+static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t *hi,
+                        VTDWalkFault *f)
+{
+    if (as->ctx_gen == s->ctx_gen) {
+        *lo = as->ctx_lo, *hi = as->ctx_hi;
+        return true;
+    }
+    uint64_t rt = s->rtaddr_latched, root, a;
+    if (!(s->gsts & VTD_GCMD_SRTP) || (rt & 0xc00)) {
+        f->reason = VTD_FR_ROOT_ACCESS;   /* no root table, or scalable mode asked */
+        return false;
+    }
+    a = (rt & ~0xfffull) + (uint64_t)(as->rid >> 8) * 16;
+    if (!vtd_load_table(s, a, &root)) {
+        f->reason = VTD_FR_ROOT_ACCESS;
+        return false;
+    }
+    if (!(root & 1)) {
+        f->reason = VTD_FR_ROOT_NP;
+        return false;
+    }
+    if (root & ROOT_LO_RSVD) {
+        f->reason = VTD_FR_ROOT_RSVD;
+        return false;
+    }
+    a = (root & ~0xfffull) + (uint64_t)(as->rid & 0xff) * 16;
+    if (!vtd_load_table(s, a, lo) || !vtd_load_table(s, a + 8, hi)) {
+        f->reason = VTD_FR_CTX_ACCESS;
+        return false;
+    }
+    if (!(*lo & CTX_LO_P)) {
+        f->reason = VTD_FR_CTX_NP;
+        return false;
+    }
+    f->fpd = *lo & CTX_LO_FPD;
+    if ((*lo & CTX_LO_RSVD) || (*hi & CTX_HI_RSVD)) {
+        f->reason = VTD_FR_CTX_RSVD;
+        return false;
+    }
+    unsigned tt = CTX_LO_TT(*lo), aw = CTX_HI_AW(*hi);
+    if (tt != TT_SL && !(tt == TT_PT && (s->ecap & VTD_ECAP_PT))) {
+        f->reason = VTD_FR_CTX_TT;
+        return false;
+    }
+    if (tt == TT_SL && aw != 1 && aw != 2) {
+        f->reason = VTD_FR_CTX_INVALID;   /* not in SAGAW */
+        return false;
+    }
+    as->ctx_lo = *lo, as->ctx_hi = *hi;
+    as->ctx_gen = s->ctx_gen;
+    return true;
+}
+
+void vtd_ctx_flush(VTDState *s, int gran, uint16_t did, uint16_t sid, unsigned fm)
+{
+    if (gran == 1) {
+        if (++s->ctx_gen == 0)
+            s->ctx_gen = 1;
+        return;
+    }
+    /* FM masks the low bits of the function number (0: none, 1: bit 2, 2: bits
+     * 2:1, 3: bits 2:0). */
+    uint16_t sid_mask = (uint16_t)~(fm ? (((1u << fm) - 1) << (3 - fm)) & 7 : 0);
+    for (unsigned b = 0; b < 256; b++) {
+        for (unsigned d = 0; s->spaces[b] && d < 256; d++) {
+            VTDAddressSpace *as = s->spaces[b][d];
+            if (!as || as->ctx_gen != s->ctx_gen)
+                continue;
+            if ((gran == 2 && CTX_HI_DID(as->ctx_hi) == did) ||
+                (gran == 3 && ((as->rid ^ sid) & sid_mask) == 0))
+                as->ctx_gen = 0;
+        }
+    }
+}
+
+/* ---- second-level walk ---- */
+static uint64_t pte_rsvd(unsigned level, bool leaf)
+{
+    static const uint64_t low[2][5] = {
+        /* non-leaf */ { 0, 0x800, 0x800, 0x800, 0x880 },
+        /* leaf     */ { 0, 0x800, 0x1ff800, 0x3ffff800, 0x880 },
+    };
+    return PTE_RSVD_HI | low[leaf][level];
+}
+
+/* Walks `iova` from `table` with `levels` levels (lock held). On success `e`
+ * holds the page and what every level together allows. */
+static bool sl_walk(VTDState *s, uint64_t table, unsigned levels, uint64_t iova,
+                    IOMMUTLBEntry *e, uint8_t *reason, bool is_write)
+{
+    unsigned perm = IOMMU_RW;
+    for (unsigned level = levels;; level--) {
+        unsigned shift = 12 + 9 * (level - 1);
+        uint64_t pte;
+        if (!vtd_load_table(s, table + ((iova >> shift) & 0x1ff) * 8, &pte)) {
+            *reason = VTD_FR_PAGING_ACCESS;
+            return false;
+        }
+        perm &= (unsigned)(pte & 3);
+        if (!(pte & (PTE_R | PTE_W)) || !perm) {
+            *reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
+            return false;
+        }
+        bool leaf = level == 1 || ((pte & PTE_PS) && level <= 3);
+        if (pte & pte_rsvd(level, leaf)) {
+            *reason = VTD_FR_PAGING_RSVD;
+            return false;
+        }
+        if (leaf) {
+            e->addr_mask = (1ull << shift) - 1;
+            e->iova = iova & ~e->addr_mask;
+            e->translated_addr = pte & PTE_ADDR & ~e->addr_mask;
+            e->perm = (IOMMUAccessFlags)perm;
+            return true;
+        }
+        table = pte & PTE_ADDR;
+    }
+}
+
+static unsigned ctx_levels(uint64_t hi)
+{
+    return CTX_HI_AW(hi) + 2;
+}
+
+/* The full translation of `iova` for `as` (lock held): context, then the walk. */
+static bool translate_locked(VTDState *s, VTDAddressSpace *as, uint64_t iova,
+                             IOMMUTLBEntry *e, uint16_t *did, VTDWalkFault *f, bool is_write)
+{
+    uint64_t lo, hi;
+    f->fpd = false;
+    if (!context_get(s, as, &lo, &hi, f))
+        return false;
+    *did = CTX_HI_DID(hi);
+    if (CTX_LO_TT(lo) == TT_PT) {
+        e->iova = iova & ~0xfffull;
+        e->translated_addr = e->iova;
+        e->addr_mask = 0xfff;
+        e->perm = IOMMU_RW;
+        return true;
+    }
+    unsigned levels = ctx_levels(hi);
+    if (iova >> (12 + 9 * levels)) {
+        f->reason = VTD_FR_ADDR_BEYOND_AW;
+        return false;
+    }
+    return sl_walk(s, lo & PTE_ADDR, levels, iova, e, &f->reason, is_write);
+}
+
+static void iotlb_insert(VTDState *s, uint16_t sid, uint16_t did, uint64_t iova,
+                         const IOMMUTLBEntry *e)
+{
+    VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(sid, iova)];
+    seq_begin(s);
+    __atomic_store_n(&t->page, (iova & ~0xfffull) | 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->xlat, e->translated_addr, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->mask, e->addr_mask, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->sid, sid, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->perm, (uint8_t)e->perm, __ATOMIC_RELAXED);
+    t->did = did;
+    seq_end(s);
+}
+
+void vtd_iotlb_flush(VTDState *s, int gran, uint16_t did, uint64_t addr, unsigned am)
+{
+    uint64_t first = addr & ~((4096ull << am) - 1), last = first + (4096ull << am) - 1;
+    seq_begin(s);
+    for (unsigned i = 0; i < VTD_IOTLB_SIZE; i++) {
+        VTDIOTLBEntry *t = &s->iotlb[i];
+        if (!t->page)
+            continue;
+        uint64_t lo = (t->page & ~1ull) & ~t->mask, hi = lo + t->mask;
+        if (gran == 1 || (gran == 2 && t->did == did) ||
+            (gran == 3 && t->did == did && lo <= last && hi >= first))
+            __atomic_store_n(&t->page, 0, __ATOMIC_RELAXED);
+    }
+    seq_end(s);
+}
+
+static IOMMUTLBEntry fault_entry(VTDState *s, uint64_t iova)
+{
+    return (IOMMUTLBEntry){ .target_as = s->dev.vm->as_mem, .iova = iova & ~0xfffull,
+                            .translated_addr = 0, .addr_mask = 0xfff, .perm = IOMMU_NONE };
+}
+
+/* Out of line: the hit path stays short and needs no saved registers. */
+__attribute__((noinline)) static IOMMUTLBEntry translate_slow(VTDState *s, VTDAddressSpace *as, uint64_t iova,
+                                    IOMMUAccessFlags access, bool record_fault)
+{
+    IOMMUTLBEntry e = fault_entry(s, iova);
+    VTDWalkFault f = { 0 };
+    VTDMsi msi = { 0 };
+    uint16_t did = 0;
+    bool is_write = access & IOMMU_WO;
+    pthread_mutex_lock(&s->lock);
+    if (translate_locked(s, as, iova, &e, &did, &f, is_write)) {
+        iotlb_insert(s, as->rid, did, iova, &e);
+        if ((e.perm & access) != access)
+            f.reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;
+    }
+    e.target_as = s->dev.vm->as_mem;
+    if (f.reason && record_fault && !f.fpd)
+        vtd_record_fault(s, as->rid, iova, f.reason, is_write, &msi);
+    pthread_mutex_unlock(&s->lock);
+    vtd_send_event(s, &msi);
+    return e;
+}
+
+static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFlags access,
+                                   bool record_fault)
+{
+    VTDAddressSpace *as = mr->opaque;
+    VTDState *s = as->s;
+    if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE)) {
+        /* Translation off: system memory as it is. */
+        return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~0xfffull,
+                                .translated_addr = iova & ~0xfffull, .addr_mask = 0xfff,
+                                .perm = IOMMU_RW };
+    }
+    unsigned seq = __atomic_load_n(&s->iotlb_seq, __ATOMIC_ACQUIRE);
+    const VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(as->rid, iova)];
+    uint64_t page = __atomic_load_n(&t->page, __ATOMIC_RELAXED);
+    uint64_t xlat = __atomic_load_n(&t->xlat, __ATOMIC_RELAXED);
+    uint64_t mask = __atomic_load_n(&t->mask, __ATOMIC_RELAXED);
+    uint16_t sid = __atomic_load_n(&t->sid, __ATOMIC_RELAXED);
+    unsigned perm = __atomic_load_n(&t->perm, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (!(seq & 1) && page == ((iova & ~0xfffull) | 1) && sid == as->rid &&
+        (perm & access) == access &&
+        __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq) {
+        return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~mask,
+                                .translated_addr = xlat, .addr_mask = mask,
+                                .perm = (IOMMUAccessFlags)perm };
+    }
+    return translate_slow(s, as, iova, access, record_fault);
+}
+
+/* ---- walking every mapping (caching-mode MAP, replay) ---- */
+typedef struct VTDWalk {
+    VTDState *s;
+    MemoryRegion *mr;
+    IOMMUNotifier *only;           /* replay: this notifier; else every MAP notifier */
+    uint64_t first, last;
+    unsigned budget;
+} VTDWalk;
+
+static void walk_emit(VTDWalk *w, const IOMMUTLBEntry *e)
+{
+    if (w->only) {
+        if (e->iova <= w->only->end && e->iova + e->addr_mask >= w->only->start)
+            w->only->notify(w->only, IOMMU_NOTIFIER_MAP, e);
+    } else {
+        memory_region_iommu_notify(w->mr, IOMMU_NOTIFIER_MAP, e);
+    }
+}
+
+/* Reads the tables under the lock, but emits without it: collects a batch. */
+static void walk_level(VTDWalk *w, uint64_t table, unsigned level, uint64_t base,
+                       unsigned perm)
+{
+    unsigned shift = 12 + 9 * (level - 1);
+    for (unsigned i = 0; i < 512 && w->budget; i++) {
+        w->budget--;
+        uint64_t va = base + ((uint64_t)i << shift), end = va + (1ull << shift) - 1;
+        if (end < w->first || va > w->last)
+            continue;
+        uint64_t pte;
+        pthread_mutex_lock(&w->s->lock);
+        bool ok = vtd_load_table(w->s, table + i * 8ull, &pte);
+        pthread_mutex_unlock(&w->s->lock);
+        unsigned p = perm & (unsigned)(pte & 3);
+        if (!ok || !p)
+            continue;
+        bool leaf = level == 1 || ((pte & PTE_PS) && level <= 3);
+        if (pte & pte_rsvd(level, leaf))
+            continue;
+        if (leaf) {
+            IOMMUTLBEntry e = { .target_as = w->s->dev.vm->as_mem, .iova = va,
+                                .translated_addr = pte & PTE_ADDR & ~((1ull << shift) - 1),
+                                .addr_mask = (1ull << shift) - 1,
+                                .perm = (IOMMUAccessFlags)p };
+            walk_emit(w, &e);
+        } else {
+            walk_level(w, pte & PTE_ADDR, level - 1, va, p);
+        }
+    }
+}
+
+/* MAP events for what `as` maps in [first, last] (big lock held, unit lock not). */
+static void walk_space(VTDAddressSpace *as, IOMMUNotifier *only, uint64_t first, uint64_t last,
+                       int did_filter)
+{
+    VTDState *s = as->s;
+    uint64_t lo, hi;
+    VTDWalkFault f;
+    pthread_mutex_lock(&s->lock);
+    bool te = s->te, ok = te && context_get(s, as, &lo, &hi, &f);
+    pthread_mutex_unlock(&s->lock);
+    if (!ok || (did_filter >= 0 && CTX_HI_DID(hi) != did_filter))
+        return;
+    VTDWalk w = { .s = s, .mr = as->mr, .only = only, .first = first, .last = last,
+                  .budget = WALK_BUDGET };
+    if (CTX_LO_TT(lo) == TT_PT) {
+        /* Pass-through: the whole guest-physical space, as one identity range. */
+        IOMMUTLBEntry e = { .target_as = s->dev.vm->as_mem, .iova = 0, .translated_addr = 0,
+                            .addr_mask = VTD_HAW_MASK, .perm = IOMMU_RW };
+        walk_emit(&w, &e);
+        return;
+    }
+    walk_level(&w, lo & PTE_ADDR, ctx_levels(hi), 0, IOMMU_RW);
+    if (!w.budget)
+        log_guest_error("vtd: page-table walk of %s stopped after %u entries",
+                        as->mr->name, WALK_BUDGET);
+}
+
+static void vtd_replay(MemoryRegion *mr, IOMMUNotifier *n)
+{
+    VTDAddressSpace *as = mr->opaque;
+    walk_space(as, n, n->start, n->end, -1);
+}
+
+const IOMMURegionOps vtd_iommu_ops = {
+    .translate = vtd_translate,
+    .replay = vtd_replay,
+};
+
+/* ---- notifications ---- */
+static bool has_notifier(const VTDAddressSpace *as, unsigned flag)
+{
+    for (IOMMUNotifier *n = as->mr->iommu_notifiers; n; n = n->next)
+        if (n->flags & flag)
+            return true;
+    return false;
+}
+
+/* The domain `as` is in now, or -1 (no valid context entry). */
+static int space_domain(VTDAddressSpace *as)
+{
+    uint64_t lo, hi;
+    VTDWalkFault f;
+    pthread_mutex_lock(&as->s->lock);
+    bool ok = context_get(as->s, as, &lo, &hi, &f);
+    pthread_mutex_unlock(&as->s->lock);
+    return ok ? CTX_HI_DID(hi) : -1;
+}
+
+static void notify_space(VTDAddressSpace *as, int did, uint64_t first, uint64_t last)
+{
+    if (!as->mr->iommu_notifiers)
+        return;
+    int cur = did >= 0 ? space_domain(as) : -1;
+    /* A space whose context is gone may still have held the domain's
+     * mappings: it gets the UNMAP too. */
+    if (did >= 0 && cur >= 0 && cur != did)
+        return;
+    uint64_t mask = last - first;
+    IOMMUTLBEntry e = { .target_as = as->s->dev.vm->as_mem, .iova = first,
+                        .translated_addr = 0, .addr_mask = mask, .perm = IOMMU_NONE };
+    memory_region_iommu_notify(as->mr, IOMMU_NOTIFIER_UNMAP, &e);
+    if ((as->s->cap & VTD_CAP_CM) && has_notifier(as, IOMMU_NOTIFIER_MAP))
+        walk_space(as, NULL, first, last, did);
+}
+
+static void notify_all(VTDState *s, int did, uint16_t sid, uint16_t sid_mask, uint64_t first,
+                       uint64_t last)
+{
+    for (unsigned b = 0; b < 256; b++)
+        for (unsigned d = 0; s->spaces[b] && d < 256; d++)
+            if (s->spaces[b][d] && ((s->spaces[b][d]->rid ^ sid) & sid_mask) == 0)
+                notify_space(s->spaces[b][d], did, first, last);
+}
+
+void vtd_notify_iotlb(VTDState *s, int gran, uint16_t did, uint64_t addr, unsigned am)
+{
+    if (gran == 1) {
+        notify_all(s, -1, 0, 0, 0, UINT64_MAX);
+    } else if (gran == 2) {
+        notify_all(s, did, 0, 0, 0, UINT64_MAX);
+    } else {
+        uint64_t size = 4096ull << am, first = addr & ~(size - 1);
+        notify_all(s, did, 0, 0, first, first + size - 1);
+    }
+}
+
+void vtd_notify_context(VTDState *s, int gran, uint16_t did, uint16_t sid, unsigned fm)
+{
+    uint16_t sid_mask = (uint16_t)~(fm ? (((1u << fm) - 1) << (3 - fm)) & 7 : 0);
+    if (gran == 1)
+        notify_all(s, -1, 0, 0, 0, UINT64_MAX);
+    else if (gran == 2)
+        notify_all(s, did, 0, 0, 0, UINT64_MAX);
+    else
+        notify_all(s, -1, sid, sid_mask, 0, UINT64_MAX);
+}
+
+void vtd_notify_unmap_all(VTDState *s)
+{
+    notify_all(s, -1, 0, 0, 0, UINT64_MAX);
+}
