@@ -39,6 +39,11 @@ struct vm_config {
     bool iommu;
     bool iommu_caching_mode;    /* default off */
     bool iommu_intremap;        /* default on */
+    /* virtio devices: the option values as given (virtio/options.h parses them) */
+#define MAX_DISKS 8
+    const char *disks[MAX_DISKS];   /* --disk path=...,... */
+    unsigned nr_disks;
+    const char *rng;                /* --rng [src=PATH]: "" or the value; NULL = none */
 };
 
 struct vm;
