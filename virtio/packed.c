@@ -78,6 +78,7 @@ int virtqueue_packed_pop(VirtQueue *vq, VirtQueueElement *e)
         return 0;
     /* The descriptor's body was written before its flags. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    virtqueue_elem_clear(e);
     unsigned n = 0;
     for (;;) {
         if (read_body(vq, vq->desc, i, &d) < 0)

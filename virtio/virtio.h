@@ -108,7 +108,7 @@ typedef struct VirtQueue {
 void virtqueue_init(VirtQueue *vq, PCIDevice *dma, const char *name, uint16_t size,
                     bool packed, bool event_idx, bool indirect, dma_addr_t desc,
                     dma_addr_t avail, dma_addr_t used);
-/* The next available request: 1 got one in *e, 0 ring empty, -1 the ring is
+/* The next available request: 1 got one in *e, 0 ring empty (*e untouched), -1 the ring is
  * malformed (vq->broken set, vq->error says why; the caller reports it). Reads
  * the available index with acquire ordering before any descriptor. */
 int virtqueue_pop(VirtQueue *vq, VirtQueueElement *e);
@@ -141,6 +141,7 @@ bool virtqueue_packed_has_work(VirtQueue *vq);
 int virtqueue_add_seg(VirtQueue *vq, VirtQueueElement *e, uint64_t addr, uint32_t len,
                       bool write);
 int virtqueue_fail(VirtQueue *vq, const char *why);
+void virtqueue_elem_clear(VirtQueueElement *e);
 
 /* ---- devices over the PCI transport ------------------------------------------------ */
 typedef struct VirtIODevice VirtIODevice;

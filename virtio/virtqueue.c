@@ -43,6 +43,13 @@ void virtqueue_init(VirtQueue *vq, PCIDevice *dma, const char *name, uint16_t si
     vq->avail_wrap = vq->used_wrap = true;   /* packed: both counters start at 1 */
 }
 
+void virtqueue_elem_clear(VirtQueueElement *e)
+{
+    e->nr_out = e->nr_in = 0;
+    e->out_len = e->in_len = 0;
+    e->ndescs = 1;
+}
+
 int virtqueue_add_seg(VirtQueue *vq, VirtQueueElement *e, uint64_t addr, uint32_t len,
                       bool write)
 {
@@ -139,9 +146,6 @@ int virtqueue_pop(VirtQueue *vq, VirtQueueElement *e)
 {
     if (vq->broken)
         return -1;
-    e->nr_out = e->nr_in = 0;
-    e->out_len = e->in_len = 0;
-    e->ndescs = 1;
     if (vq->packed)
         return virtqueue_packed_pop(vq, e);
     uint16_t avail_idx, head;
@@ -160,6 +164,7 @@ int virtqueue_pop(VirtQueue *vq, VirtQueueElement *e)
     if (head >= vq->size)
         return virtqueue_fail(vq, "head descriptor index out of range");
     vq->last_avail++;
+    virtqueue_elem_clear(e);
     e->id = head;
     return walk_chain(vq, head, e) < 0 ? -1 : 1;
 }
