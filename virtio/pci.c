@@ -124,16 +124,21 @@ static void process_queue(VirtIODevice *vdev, unsigned q)
         return;
     for (;;) {
         virtqueue_disable_notification(vq);
-        if (vdev->ops->handle_queue(vdev, q) < 0)
-            return;
+        if (vdev->ops->handle_queue(vdev, q) < 0 || vq->broken)
+            break;
         if (!virtqueue_enable_notification(vq))
             break;
     }
+    /* A device's own complaint went through virtio_error already; a ring's
+     * is reported here. */
     if (vq->broken) {
         virtio_error(vdev, "queue %u: %s", q, vq->error);
         return;
     }
-    if (virtqueue_should_notify(vq))
+    pthread_mutex_lock(&vdev->lock);
+    bool needs_reset = vdev->status & VIRTIO_STATUS_NEEDS_RESET;
+    pthread_mutex_unlock(&vdev->lock);
+    if (!needs_reset && virtqueue_should_notify(vq))
         virtio_raise_irq(vdev, vdev->qcfg[q].vector, VIRTIO_ISR_QUEUE);
 }
 
