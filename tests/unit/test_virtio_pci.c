@@ -264,3 +264,78 @@ TEST(virtio_pci_config_access_capability)
     CHECK_EQ(drv_common(&v, VIRTIO_PCI_COMMON_Q_SELECT, 2), 3);
     teardown(&v);
 }
+
+/* ---- behind an IOMMU: IOVA x is guest-physical x + 1 MiB while mapped ---- */
+typedef struct FakeIOMMU {
+    MemoryRegion *mr;
+    AddressSpace *target;
+    bool mapped;
+    unsigned faults;
+} FakeIOMMU;
+
+static IOMMUTLBEntry fake_translate(MemoryRegion *mr, hwaddr addr, IOMMUAccessFlags access,
+                                    bool record_fault)
+{
+    FakeIOMMU *io = mr->opaque;
+    IOMMUTLBEntry e = { .target_as = io->target, .iova = addr & ~0xfffull,
+                        .translated_addr = (addr & ~0xfffull) + 0x100000,
+                        .addr_mask = 0xfff, .perm = io->mapped ? IOMMU_RW : IOMMU_NONE };
+    if (!(e.perm & access) && record_fault)
+        io->faults++;
+    return e;
+}
+
+static const IOMMURegionOps fake_ops = { .translate = fake_translate };
+
+static MemoryRegion *fake_dma_region(void *opaque, uint16_t rid)
+{
+    (void)rid;
+    return ((FakeIOMMU *)opaque)->mr;
+}
+
+TEST(virtio_rings_through_the_iommu_fault_after_unmap)
+{
+    Drv v;
+    FakeIOMMU io;
+    memset(&v, 0, sizeof(v));
+    snprintf(src_path, sizeof(src_path), "/tmp/minivmm-rng-%d", (int)getpid());
+    FILE *fp = fopen(src_path, "w");
+    REQUIRE(fp);
+    for (int i = 0; i < 256; i++)
+        fputc(i, fp);
+    fclose(fp);
+    REQUIRE(pci_vm_init(&v.f));
+    io = (FakeIOMMU){ .target = v.f.vm.as_mem, .mapped = true };
+    io.mr = memory_region_new_iommu("fake-iommu", UINT64_MAX, &fake_ops, &io);
+    pci_bus_set_iommu(pci_root_bus(&v.f.vm), fake_dma_region, &io);
+    REQUIRE(virtio_rng_init(&v.f.vm, src_path, true) == 0);
+    REQUIRE(drv_attach(&v));
+    uint8_t *gpa = vm_guest_ram(v.vm, 0, 0x200000), *iova = gpa + 0x100000;
+    REQUIRE(gpa);
+    REQUIRE(drv_negotiate(&v, F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_ACCESS_PLATFORM)) &
+            VIRTIO_STATUS_FEATURES_OK);
+    drv_start(&v, 8, VIRTIO_NO_VECTOR);
+    memset(iova + VQ_DESC, 0, 0x3000);
+    split_desc(iova, VQ_DESC, 0, VQ_BUF, 16, VRING_DESC_F_WRITE, 0);
+    split_publish(iova, 8, 0, 0);
+    drv_kick_and_run(&v);
+    CHECK_EQ(get16(iova, VQ_USED + 2), 1);
+    CHECK_EQ(iova[VQ_BUF + 5], 5);                 /* at the translated address */
+    CHECK_EQ(gpa[VQ_BUF + 5], 0);
+    /* The guest unmaps the rings and invalidates: the device must fault, not write. */
+    io.mapped = false;
+    IOMMUTLBEntry unmap = { .iova = 0, .addr_mask = UINT64_MAX, .perm = IOMMU_NONE };
+    memory_bql_lock();
+    memory_region_iommu_notify(io.mr, IOMMU_NOTIFIER_UNMAP, &unmap);
+    memory_bql_unlock();
+    split_desc(iova, VQ_DESC, 1, VQ_BUF + 0x100, 16, VRING_DESC_F_WRITE, 0);
+    split_publish(iova, 8, 1, 1);
+    drv_kick_and_run(&v);
+    CHECK(io.faults > 0);
+    CHECK_EQ(get16(iova, VQ_USED + 2), 1);
+    CHECK_EQ(iova[VQ_BUF + 0x100 + 5], 0);
+    CHECK(drv_common(&v, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    pci_vm_destroy(&v.f);
+    memory_region_unref(io.mr);
+    unlink(src_path);
+}
