@@ -43,6 +43,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)
 -include tests/bench/bench.mk
 -include guest-images/guest-images.mk
 -include tests/fuzz/vtd.mk
+-include tests/fuzz/virtqueue.mk
 
 # Unit tests print "N passed, N failed" each; tests/run-all sums them with the
 # integration tests into the closing line.
