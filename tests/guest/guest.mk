@@ -31,7 +31,7 @@ GUEST_PVH      := $(GUEST_OBJDIR)/lib/start_pvh.o $(GUEST_OBJDIR)/lib/long32.o
 GUEST_MB       := $(GUEST_OBJDIR)/lib/start_mb.o $(GUEST_OBJDIR)/lib/long32.o
 
 # 64-bit entry programs: NAME.elf from start64 + NAME.c (+ extra objects below).
-GUEST_PROGS64 := hello widths romexec smp crash badinsn
+GUEST_PROGS64 := hello widths romexec smp crash badinsn virtio
 GUEST_ELFS := $(GUEST_PROGS64:%=$(GUEST_OUT)/%.elf) \
 	$(GUEST_OUT)/memsize_pvh.elf $(GUEST_OUT)/memsize_mb.elf
 
