@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "virtio/options.h"
 
 #define FAIL(...)                                                              \
@@ -105,8 +106,8 @@ int virtio_resolve_iommu(const char *opt, int requested, bool vm_has_iommu, bool
 {
     if (requested == 0 && vm_has_iommu) {
         /* Our DMA layer has no path around the VT-d unit (virtio/pci.c). */
-        fprintf(stderr, "minivmm: %s: iommu=off is not supported with --iommu "
-                        "(every PCI function is behind the VT-d unit)\n", opt);
+        log_error("%s: iommu=off is not supported with --iommu "
+                  "(every PCI function is behind the VT-d unit)", opt);
         return -1;
     }
     *out = requested < 0 ? vm_has_iommu : requested;
