@@ -31,7 +31,7 @@ check_help() {
     [ "$status" = 0 ] || { not_ok help "status $status"; return; }
     local want
     for want in --kernel --initramfs --cmdline "--cpus boot=N" "--memory size=SIZE" --serial \
-        --cpu-features --dump-mtree --test-device --debug-exit-port --version "Exit statuses" \
+        --cpu-features --disk --rng --dump-mtree --test-device --debug-exit-port --version "Exit statuses" \
         "0  the guest powered off" "2  bad option" "4  the guest asked for a reset" \
         "6  the guest crashed" "8  host failure" "(V << 1) | 1"; do
         grep -qF -- "$want" "$work/out" || { not_ok help "no '$want' in --help"; return; }
