@@ -77,6 +77,12 @@ MemTxResult stl_be_pci_dma(PCIDevice *d, dma_addr_t addr, uint32_t val);
 MemTxResult stq_le_pci_dma(PCIDevice *d, dma_addr_t addr, uint64_t val);
 MemTxResult stq_be_pci_dma(PCIDevice *d, dma_addr_t addr, uint64_t val);
 
+/* MEMTX_OK when all of [addr, addr + len) is RAM the device may access for
+ * `dir` (bus mastering on, the IOMMU allows it); else MEMTX_IOMMU_FAULT (recorded
+ * by the IOMMU) or MEMTX_ACCESS_ERROR / MEMTX_DECODE_ERROR (MMIO, nothing there,
+ * a range that wraps). Accesses nothing. Any thread. */
+MemTxResult pci_dma_check_ram(PCIDevice *d, dma_addr_t addr, dma_addr_t len, DMADirection dir);
+
 /* ---- long-lived mappings (virtio rings, block buffers) -------------------------------
  * pci_dma_map maps [addr, addr + len) for `dir` and returns a host pointer to
  * *mapped_len (<= len, > 0) bytes: guest RAM itself when the whole piece is RAM

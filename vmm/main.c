@@ -11,6 +11,8 @@
 #include "pci/dma.h"
 #include "pci/pci.h"
 #include "util/log.h"
+#include "virtio/options.h"
+#include "virtio/virtio.h"
 #include "vmm/acpi.h"
 #include "vmm/loader.h"
 #include "vmm/mptable.h"
@@ -21,6 +23,34 @@
 #ifndef MINIVMM_REVISION
 #define MINIVMM_REVISION ""
 #endif
+
+/* The virtio devices; errors name the option (bad input: exit status 2). */
+static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
+{
+    char err[256];
+    bool iommu;
+    for (unsigned i = 0; i < cfg->nr_disks; i++) {
+        VirtioDiskOptions o;
+        if (virtio_parse_disk(cfg->disks[i], &o, err, sizeof(err))) {
+            log_error("%s", err);
+            return -1;
+        }
+        if (virtio_resolve_iommu("--disk", o.iommu, cfg->iommu, &iommu) ||
+            virtio_blk_init(vm, o.path, o.readonly, iommu, o.id[0] ? o.id : NULL))
+            return -1;
+    }
+    if (cfg->rng) {
+        VirtioRngOptions o;
+        if (virtio_parse_rng(cfg->rng, &o, err, sizeof(err))) {
+            log_error("%s", err);
+            return -1;
+        }
+        if (virtio_resolve_iommu("--rng", o.iommu, cfg->iommu, &iommu) ||
+            virtio_rng_init(vm, o.src, iommu))
+            return -1;
+    }
+    return 0;
+}
 
 static int create_devices(struct vm *vm, const struct vm_config *cfg)
 {
@@ -46,6 +76,8 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_HOST_ERROR;
     if (rtc_create(vm) || (cfg->pc_testdev && pc_testdev_create(vm)))
         return EXIT_HOST_ERROR;
+    if (create_virtio_devices(vm, cfg))
+        return EXIT_USAGE;
     /* Before the loader, which passes the RSDP's address to the kernel. */
     if (acpi_setup(vm))
         return EXIT_HOST_ERROR;

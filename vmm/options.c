@@ -9,6 +9,7 @@
 
 #include "vmm/cpuid.h"
 #include "vmm/layout.h"
+#include "virtio/options.h"
 
 #define MAX_CPUS       64
 #define MIN_MEM_SIZE   (2ull << 20)
@@ -280,6 +281,26 @@ static int opt_pci_testdev(struct vm_config *cfg, const char *value, char *err, 
     return 0;
 }
 
+static int opt_disk(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    VirtioDiskOptions o;
+    if (virtio_parse_disk(value, &o, err, errlen))
+        return -1;
+    if (cfg->nr_disks >= MAX_DISKS)
+        FAIL("--disk: at most %d disks", MAX_DISKS);
+    cfg->disks[cfg->nr_disks++] = value;
+    return 0;
+}
+
+static int opt_rng(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    VirtioRngOptions o;
+    if (virtio_parse_rng(value, &o, err, errlen))
+        return -1;
+    cfg->rng = value ? value : "";
+    return 0;
+}
+
 static int opt_dump_pci(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     (void)value, (void)err, (void)errlen;
@@ -312,6 +333,8 @@ static const struct option_def {
     { "dump-pci", OPT_FLAG, opt_dump_pci },
     { "edu", OPT_FLAG, opt_edu },
     { "pci-testdev", OPT_FLAG, opt_pci_testdev },
+    { "disk", OPT_VALUE, opt_disk },
+    { "rng", OPT_OPTIONAL_VALUE, opt_rng },
     { "help", OPT_FLAG_HELP, NULL },
     { "version", OPT_FLAG_VERSION, NULL },
 };
@@ -404,7 +427,7 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
                 continue;
             }
             cfg->dump_mtree = true;
-                    continue;
+            continue;
         }
         const char *value = eq ? eq + 1 : NULL;
         if (!value) {
@@ -490,6 +513,11 @@ void options_usage(FILE *out)
 "                         timer)\n"
 "  --edu                  add a PCI edu device (QEMU's educational device: 1234:11e8,\n"
 "                         factorial, interrupts, MSI, a DMA engine); repeatable\n"
+"  --disk path=FILE[,readonly=on][,iommu=on|off][,id=NAME]\n"
+"                         a virtio-blk disk on a raw image (locked against other\n"
+"                         writers); iommu=on offers ACCESS_PLATFORM (default: on\n"
+"                         with --iommu); repeatable, up to 8\n"
+"  --rng [src=PATH]       a virtio-rng device reading PATH (default /dev/urandom)\n"
 "  --dump-mtree           print the memory tree and flat views (and the PCI\n"
 "                         functions), then exit\n"
 "  --dump-pci             print the PCI functions like `lspci -v`, then exit\n"

@@ -54,6 +54,11 @@ struct vm_config {
     bool iommu_intremap;        /* default on */
     enum irqchip_mode irqchip;  /* --irqchip; default split with --iommu intremap=on,
                                    else kernel */
+    /* virtio devices: the option values as given (virtio/options.h parses them) */
+#define MAX_DISKS 8
+    const char *disks[MAX_DISKS];   /* --disk path=...,... */
+    unsigned nr_disks;
+    const char *rng;                /* --rng [src=PATH]: "" or the value; NULL = none */
 };
 
 struct vm;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build configuration checks: memory/dispatch.c inlines liburcu's read side
+# Build configuration checks: memory/dispatch.c (through util/rcu.h) inlines liburcu's read side
 # (_LGPL_SOURCE) except under AddressSanitizer, whichever compiler builds it
 # (gcc says __SANITIZE_ADDRESS__, clang only __has_feature(address_sanitizer)).
 # Usage: tests/integration/build.sh BUILD
@@ -29,5 +29,14 @@ for cc in gcc clang; do
         echo "ok asan_detected_$cc"; passed=$((passed + 1))
     fi
 done
+# The guard lives in util/rcu.h alone: a file inlining liburcu by itself
+# (defining _LGPL_SOURCE) escapes it under clang's sanitizers.
+others=$(grep -rl --include='*.c' --include='*.h' '_LGPL_SOURCE' memory pci iommu virtio devices vmm util tests |
+    grep -v '^util/rcu.h$')
+if [ -z "$others" ]; then
+    echo "ok urcu_inline_only_through_util_rcu"; passed=$((passed + 1))
+else
+    echo "not ok urcu_inline_only_through_util_rcu: $(echo $others)"; failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -12,11 +12,12 @@ initramfs=$build/image/initramfs.cpio
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0 failed=0 skipped=0
+vmm_args=()
 ok()      { echo "ok $1"; passed=$((passed + 1)); }
 not_ok()  { echo "not ok $1"; failed=$((failed + 1)); }
 
 # The number of checks below, reported as skipped when they cannot run.
-nr_checks=11
+nr_checks=13
 # The sanitizer pass (make test-sanitize) sets this: the boots test the guest
 # side far more than minivmm's code, and `make test` has just run them.
 if [ -n "${MINIVMM_SKIP_LINUX:-}" ]; then
@@ -39,7 +40,7 @@ boot() {
     local name=$1 kernel=$2 limit=$3; shift 3
     local start=$SECONDS
     timeout --kill-after=10 "$limit" "$minivmm" --kernel "$kernel" --initramfs "$initramfs" \
-        ${irqchip:+--irqchip "$irqchip"} --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" --edu --pci-testdev \
+        ${irqchip:+--irqchip "$irqchip"} --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" --edu --pci-testdev "${vmm_args[@]}" \
         --cmdline "console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline) $*" \
         </dev/null >"$work/$name.out" 2>"$work/$name.err"
     status=$?
@@ -65,7 +66,13 @@ show_tail() {
 }
 
 token=tok$$x$RANDOM
-boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi,rtc,pci minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s)"
+# The main boot also carries a virtio-blk disk with a marker the guest reads
+# from /dev/vda, and a virtio-rng it reads /dev/hwrng from.
+blkmagic=MINIVMM-DISK-$RANDOM$RANDOM
+{ printf '%s' "$blkmagic"; head -c 1048576 /dev/zero; } >"$work/disk.img"
+vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng)
+boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
+vmm_args=()
 echo "  boot took ${elapsed}s"
 result() { grep -a "^MINIVMM-CHECK $1 " "$work/main.serial" | tr -d '\r' | tail -n 1; }
 if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
@@ -73,7 +80,7 @@ if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
 else
     not_ok "boot-to-init: $(explain_failure main)"; show_tail main
 fi
-for check in cpus memory cmdline acpi rtc pci; do
+for check in cpus memory cmdline acpi rtc pci rng blk; do
     line=$(result $check)
     case "$line" in
         "MINIVMM-CHECK $check PASS"*) ok "$check (${line#MINIVMM-CHECK $check PASS })" ;;

@@ -1,0 +1,31 @@
+/* pci_dma_check_ram (pci/dma.h): whether a DMA range lands entirely in RAM the
+ * IOMMU allows, without touching it. For models that must refuse buffers in
+ * MMIO before using them (virtio: a descriptor pointing at a BAR). */
+#include "pci/dma-internal.h"
+
+MemTxResult pci_dma_check_ram(PCIDevice *d, dma_addr_t addr, dma_addr_t len, DMADirection dir)
+{
+    if (!d->dma)
+        return MEMTX_DECODE_ERROR;
+    if (len == 0)
+        return MEMTX_OK;
+    if (addr + len - 1 < addr)
+        return MEMTX_DECODE_ERROR;
+    IOMMUAccessFlags need = dir == DMA_DIRECTION_FROM_DEVICE ? IOMMU_WO : IOMMU_RO;
+    dma_addr_t last = (addr + len - 1) & ~(DMA_PAGE_SIZE - 1);
+    MemTxResult res = MEMTX_OK;
+    rcu_read_lock();
+    for (dma_addr_t page = addr & ~(DMA_PAGE_SIZE - 1);; page += DMA_PAGE_SIZE) {
+        uint8_t *host;
+        IOMMUAccessFlags perm;
+        DMAPageResult r = pci_dma_translate_page(d->dma, page, need, &host, &perm);
+        if (r != DMA_PAGE_RAM) {
+            res = r == DMA_PAGE_FAULT ? MEMTX_IOMMU_FAULT : MEMTX_ACCESS_ERROR;
+            break;
+        }
+        if (page == last)
+            break;
+    }
+    rcu_read_unlock();
+    return res;
+}

@@ -1,0 +1,27 @@
+/* Parsing of --disk and --rng values (virtio/options.c). */
+#ifndef MINIVMM_VIRTIO_OPTIONS_H
+#define MINIVMM_VIRTIO_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct VirtioDiskOptions {
+    char path[4096];
+    char id[64];
+    bool readonly;
+    int iommu;               /* -1 not given (on when the VM has --iommu), 0, 1 */
+} VirtioDiskOptions;
+
+typedef struct VirtioRngOptions {
+    char src[4096];
+    int iommu;
+} VirtioRngOptions;
+
+/* 0, or -1 with a message naming the option and the bad part in err. */
+int virtio_parse_disk(const char *value, VirtioDiskOptions *o, char *err, size_t errlen);
+int virtio_parse_rng(const char *value, VirtioRngOptions *o, char *err, size_t errlen);
+/* The device's iommu setting from its option (-1/0/1) and --iommu; -1 (one
+ * error line) for a combination we cannot provide. */
+int virtio_resolve_iommu(const char *opt, int requested, bool vm_has_iommu, bool *out);
+
+#endif
