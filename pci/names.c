@@ -1,6 +1,6 @@
 /* Vendor, device and class names from pci.ids through libpci. Its header is
- * <pci/pci.h>, the same name as ours: this file alone includes it (built with
- * -iquote . instead of -I ., see the Makefile) and nothing of ours. No
+ * <pci/pci.h>, the same name as ours: this file alone includes it (our headers
+ * are found only as "...": the Makefile uses -iquote .) and nothing of ours. No
  * pci_init: that probes the host's PCI access methods and exits when it finds
  * none; name lookups need only the allocated access struct. */
 #include <pci/pci.h>
@@ -44,14 +44,17 @@ void pci_names_close(void *h)
     pci_cleanup(h);
 }
 
-/* kind: 0 vendor, 1 vendor + device, 2 class (a = base << 8 | sub). */
+/* kind: 0 vendor, 1 vendor + device, 2 class (a = base << 8 | sub). Names
+ * come from pci.ids alone: udev's hwdb would make them depend on the host, and
+ * libudev leaks what libpci's lookup through it allocates. */
 const char *pci_names_lookup(void *h, char *buf, int size, int kind, unsigned a, unsigned b)
 {
+    const int flags = PCI_LOOKUP_MIXED | PCI_LOOKUP_NO_HWDB;
     const char *s = NULL;
     switch (kind) {
-    case 0: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_MIXED, a); break;
-    case 1: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE | PCI_LOOKUP_MIXED, a, b); break;
-    case 2: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_CLASS | PCI_LOOKUP_MIXED, a); break;
+    case 0: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | flags, a); break;
+    case 1: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE | flags, a, b); break;
+    case 2: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_CLASS | flags, a); break;
     }
     return s ? s : "?";
 }
