@@ -383,12 +383,21 @@ static int serve_one(TestServer *s)
     return send_reply(s, &h, olen, r, &out_fd, out_fd >= 0 ? 1 : 0);
 }
 
+static TestServer *current_server;
+
+/* The BAR memory of the server running now (for in-process tests). */
+static inline uint8_t *test_server_bar(void)
+{
+    return current_server->bar;
+}
+
 /* Serves `sock` until the client hangs up. 0, or -1 if the BAR memory could
  * not be made. */
 static int test_server_serve(int sock, FILE *log, uint16_t major)
 {
     static TestServer s;
     memset(&s, 0, sizeof(s));
+    current_server = &s;
     s.sock = sock;
     s.log = log;
     s.major = major;
