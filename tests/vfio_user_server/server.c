@@ -27,7 +27,7 @@
 #define TS_BAR_SIZE 0x8000u
 #define TS_REGS 0x1000u
 #define TS_NR_VECTORS 4
-#define TS_MAX_DMA 16
+#define TS_MAX_DMA 64
 
 typedef struct TestServer {
     int sock;
