@@ -162,7 +162,7 @@ TEST(config_space_virtualization)
     CHECK_EQ(cf8_read(vm, dfn, PCI_CAPABILITY_LIST, 1), 0x50);
     CHECK_EQ(cf8_read(vm, dfn, 0x50, 2), 0x7005);
     CHECK_EQ(cf8_read(vm, dfn, 0x70, 4), 0x00079011);   /* next: the PM capability */
-    cf8_write(vm, dfn, 0x70, PCI_MSIX_FLAGS_ENABLE << 16, 4);
+    cf8_write(vm, dfn, 0x70, (uint32_t)PCI_MSIX_FLAGS_ENABLE << 16, 4);
     CHECK(!r.fk.config_written[0x72] && !r.fk.config_written[0x73]);
     CHECK_EQ(cf8_read(vm, dfn, 0x72, 2), PCI_MSIX_FLAGS_ENABLE | 7);
     /* enabling MSI-X hands the device its 8 eventfds */
