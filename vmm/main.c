@@ -116,12 +116,21 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
     return 0;
 }
 
+static bool cfg_has_vfio(const struct vm_config *cfg)
+{
+    return cfg->nr_vfio_devices || cfg->nr_vfio_user_devices;
+}
+
 static void dump_mtree(struct vm *vm)
 {
     AddressSpace *spaces[] = { vm->as_mem, vm->as_io };
     memory_dump_mtree(stdout, spaces, 2);
     printf("\nPCI:\n");
     pci_dump(vm, stdout);
+    if (cfg_has_vfio(vm->cfg)) {
+        printf("\nVFIO:\n");
+        vfio_dump_bars(vm, stdout);
+    }
     fflush(stdout);
 }
 

@@ -79,6 +79,9 @@ struct VFIOBackend {
  * 0, or -1 after one error line naming the device. */
 int vfio_pci_create(struct vm *vm, VFIOBackend *be, const char *id);
 
+/* --dump-mtree: each assigned device's BAR layers (`out` is a FILE *). */
+void vfio_dump_bars(struct vm *vm, void *out);
+
 /* The backends. NULL after one error line naming `path` (bad input). */
 VFIOBackend *vfio_user_connect(const char *socket_path);
 VFIOBackend *vfio_kernel_open(const char *sysfs_path);

@@ -88,6 +88,30 @@ static const DeviceClass vfio_pci_class = {
     .unrealize = vfio_unrealize,
 };
 
+void vfio_dump_bars(struct vm *vm, void *out)
+{
+    FILE *f = out;
+    for (Device *dev = vm->devices; dev; dev = dev->next) {
+        if (dev->cls != &vfio_pci_class)
+            continue;
+        VFIOPCIDevice *v = DEVICE_CAST(VFIOPCIDevice, dev);
+        fprintf(f, "%s (%s %s): BAR layers, highest priority first\n", dev->id,
+                v->be ? v->be->ops->kind : "?", v->be ? v->be->name : "?");
+        for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+            MemoryRegion *c = v->bars[i].container;
+            if (!c)
+                continue;
+            fprintf(f, "  %s: container, size 0x%llx\n", c->name, (unsigned long long)c->size);
+            for (unsigned k = 0; k < c->nr_subregions; k++) {
+                const MemoryRegion *r = c->subregions[k];
+                fprintf(f, "    0x%06llx-0x%06llx (prio %2d, %s): %s\n",
+                        (unsigned long long)r->addr, (unsigned long long)(r->addr + r->size - 1),
+                        r->priority, r->type == MR_RAM_DEVICE ? "ram_device" : "i/o", r->name);
+            }
+        }
+    }
+}
+
 int vfio_pci_create(struct vm *vm, VFIOBackend *be, const char *id)
 {
     if (!vm->pci) {
