@@ -49,8 +49,12 @@ static bool forwarded(const VFIOPCIDevice *v, uint32_t a)
 static void config_write(PCIDevice *d, uint32_t addr, uint32_t val, unsigned len)
 {
     VFIOPCIDevice *v = (VFIOPCIDevice *)d;
+    uint16_t old_cmd = pci_get_word(d->config + PCI_COMMAND);
     /* Bytes the device owns have wmask 0 in our copy: this changes only ours. */
     pci_default_config_write(d, addr, val, len);
+    /* MSIs are memory writes: irqfds may deliver only while bus mastering is on. */
+    if ((old_cmd ^ pci_get_word(d->config + PCI_COMMAND)) & PCI_COMMAND_MASTER)
+        vfio_msi_changed(d);
     unsigned nfwd = 0;
     for (unsigned i = 0; i < len; i++)
         nfwd += forwarded(v, addr + i);
