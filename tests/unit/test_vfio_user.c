@@ -283,3 +283,43 @@ TEST(socket_with_no_server_is_refused)
 {
     CHECK(vfio_user_connect("/nonexistent/minivmm-vfio-user.sock") == NULL);
 }
+
+/* A server that answers the version properly, then lies: a device-info reply
+ * shorter than its header says, then closes. The client gives up with an
+ * error; nothing is created. */
+static void *liar_main(void *opaque)
+{
+    int s = *(int *)opaque;
+    uint8_t in[VFU_MAX_MSG], out[256];
+    for (int step = 0; step < 2; step++) {
+        VFUHeader h;
+        if (recv(s, in, VFU_HDR_SIZE, MSG_WAITALL) != VFU_HDR_SIZE ||
+            vfu_parse_header(in, VFU_HDR_SIZE, &h) ||
+            (h.size > VFU_HDR_SIZE && recv(s, in + VFU_HDR_SIZE, h.size - VFU_HDR_SIZE,
+                                           MSG_WAITALL) != (ssize_t)(h.size - VFU_HDR_SIZE)))
+            break;
+        size_t len = step == 0 ? vfu_build_version(out + VFU_HDR_SIZE, 200) : 4;
+        /* step 1: claims 16 bytes of device info, sends 4 and hangs up */
+        vfu_put_header(out, &(VFUHeader){ .id = h.id, .cmd = h.cmd, .flags = VFU_TYPE_REPLY,
+                                          .size = (uint32_t)(VFU_HDR_SIZE + (step ? 16 : len)) });
+        if (send(s, out, VFU_HDR_SIZE + len, MSG_NOSIGNAL) < 0)
+            break;
+    }
+    close(s);
+    return NULL;
+}
+
+TEST(lying_server_gets_an_error_not_a_crash)
+{
+    struct fake_vm f;
+    REQUIRE(pci_vm_init(&f));
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, liar_main, &sv[1]) == 0);
+    VFIOBackend *be = vfio_user_connect_fd(sv[0], "liar");
+    REQUIRE(be);
+    CHECK(vfio_pci_create(&f.vm, be, "liar0") != 0);
+    pthread_join(t, NULL);
+    pci_vm_destroy(&f);
+}
