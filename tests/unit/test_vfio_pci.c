@@ -4,6 +4,7 @@
  * DMA mapping bookkeeping from memory-listener and IOMMU notifications. */
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -198,6 +199,27 @@ TEST(msi_vectors_get_routes_when_unmasked)
     cf8_write(vm, dfn, 0x52, 0, 2);
     CHECK_EQ(v->irq_index, VFIO_PCI_INTX_IRQ_INDEX);
     CHECK(v->vectors[0].gsi < 0);
+    rig_down(&r);
+}
+
+TEST(intx_raised_from_its_eventfd_lowered_and_unmasked_on_a_bar_access)
+{
+    struct rig r;
+    REQUIRE(rig_up(&r, true));
+    VFIOPCIDevice *v = (VFIOPCIDevice *)r.d;
+    unsigned gsi = pci_intx_gsi(r.d->devfn, 1);
+    CHECK(!r.f.irq_level[gsi]);
+    eventfd_write(v->intx_efd, 1);                      /* what the device does */
+    for (int i = 0; i < 2000 && !__atomic_load_n(&r.f.irq_level[gsi], __ATOMIC_ACQUIRE); i++)
+        usleep(1000);
+    CHECK(r.f.irq_level[gsi]);
+    CHECK_EQ(r.fk.nr_unmask, 0);
+    MemTxResult res;
+    address_space_ldl_le(r.f.vm.as_mem, r.bar + 0x8000, &res);   /* the handler's read */
+    CHECK(!r.f.irq_level[gsi]);
+    CHECK_EQ(r.fk.nr_unmask, 1);
+    address_space_ldl_le(r.f.vm.as_mem, r.bar + 0x8000, &res);
+    CHECK_EQ(r.fk.nr_unmask, 1);                         /* only after an assertion */
     rig_down(&r);
 }
 

@@ -24,7 +24,7 @@ typedef struct FakeVFIO {
     unsigned nr_log;
     struct { uint64_t iova, size; int fd; uint64_t fd_offset; bool writable; } maps[FAKE_MAX_MAPS];
     unsigned nr_maps, nr_map_calls, nr_unmap_calls;
-    unsigned irq_index_set[4], irq_count_set[4];
+    unsigned irq_index_set[4], irq_count_set[4], nr_unmask;
     bool destroyed;
 } FakeVFIO;
 
@@ -114,7 +114,8 @@ static int fk_irq_set(VFIOBackend *b, unsigned index, unsigned start, unsigned c
 
 static int fk_irq_unmask(VFIOBackend *b, unsigned index)
 {
-    (void)b, (void)index;
+    if (index == VFIO_PCI_INTX_IRQ_INDEX)
+        fake(b)->nr_unmask++;
     return 0;
 }
 
