@@ -53,6 +53,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)
 -include tests/integration/integration.mk
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include tests/vfio_user_server/server.mk
 -include guest-images/guest-images.mk
 
 # Unit tests print "N passed, N failed" each; tests/run-all sums them with the

@@ -9,6 +9,12 @@
 #include "vmm/irq.h"
 #include "vmm/vm.h"
 
+static void msi_changed(PCIDevice *d)
+{
+    if (d->ops && d->ops->msi_changed)
+        d->ops->msi_changed(d);
+}
+
 static bool bus_master(const PCIDevice *d)
 {
     return pci_get_word(d->config + PCI_COMMAND) & PCI_COMMAND_MASTER;
@@ -42,12 +48,18 @@ static uint8_t msi_cap_size(bool is_64bit, bool per_vector_mask)
 
 int pci_msi_init(PCIDevice *d, unsigned nr_vectors, bool is_64bit, bool per_vector_mask)
 {
+    return pci_msi_init_at(d, 0, nr_vectors, is_64bit, per_vector_mask);
+}
+
+int pci_msi_init_at(PCIDevice *d, uint8_t cap_offset, unsigned nr_vectors, bool is_64bit,
+                    bool per_vector_mask)
+{
     if (nr_vectors < 1 || nr_vectors > 32 || (nr_vectors & (nr_vectors - 1))) {
         log_error("%s: %u MSI vectors", d->dev.id, nr_vectors);
         return -1;
     }
     uint8_t size = msi_cap_size(is_64bit, per_vector_mask);
-    uint8_t off = pci_add_capability(d, PCI_CAP_ID_MSI, 0, size);
+    uint8_t off = pci_add_capability(d, PCI_CAP_ID_MSI, cap_offset, size);
     if (!off)
         return -1;
     d->msi = (PCIMSIState){ off, (uint8_t)nr_vectors, is_64bit, per_vector_mask };
@@ -116,6 +128,7 @@ void pci_msi_config_written(PCIDevice *d, uint32_t addr, unsigned len, uint16_t 
     (void)addr;
     (void)len;
     (void)old_ctrl;
+    msi_changed(d);
     if (!pci_msi_enabled(d) || !d->msi.per_vector_mask)
         return;
     /* Unmasked vectors with their pending bit set are sent now. */
@@ -206,8 +219,10 @@ void pci_msix_config_written(PCIDevice *d, uint32_t addr, unsigned len, uint16_t
     (void)addr;
     (void)len;
     uint16_t ctrl = pci_get_word(d->config + d->msix.cap + PCI_MSIX_FLAGS);
-    if ((ctrl ^ old_ctrl) & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL))
+    if ((ctrl ^ old_ctrl) & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL)) {
         msix_fire_unmasked(d);
+        msi_changed(d);
+    }
 }
 
 static MemTxResult table_read(void *opaque, hwaddr addr, uint64_t *data, unsigned size)
@@ -234,6 +249,7 @@ static MemTxResult table_write(void *opaque, hwaddr addr, uint64_t data, unsigne
         d->msix.table[a] = b;
     }
     msix_fire_unmasked(d);
+    msi_changed(d);
     return MEMTX_OK;
 }
 
@@ -274,6 +290,13 @@ static const MemoryRegionOps pba_ops = {
 int pci_msix_init(PCIDevice *d, unsigned nr_vectors, unsigned table_bar,
                   uint32_t table_offset, unsigned pba_bar, uint32_t pba_offset)
 {
+    return pci_msix_init_at(d, 0, nr_vectors, table_bar, table_offset, pba_bar, pba_offset);
+}
+
+int pci_msix_init_at(PCIDevice *d, uint8_t cap_offset, unsigned nr_vectors,
+                     unsigned table_bar, uint32_t table_offset, unsigned pba_bar,
+                     uint32_t pba_offset)
+{
     uint32_t table_size = nr_vectors * PCI_MSIX_ENTRY_SIZE;
     uint32_t pba_size = (nr_vectors + 63) / 64 * 8;
     if (nr_vectors < 1 || nr_vectors > 2048 || table_bar >= PCI_NUM_BARS ||
@@ -285,7 +308,7 @@ int pci_msix_init(PCIDevice *d, unsigned nr_vectors, unsigned table_bar,
         log_error("%s: bad MSI-X layout", d->dev.id);
         return -1;
     }
-    uint8_t off = pci_add_capability(d, PCI_CAP_ID_MSIX, 0, PCI_CAP_MSIX_SIZEOF);
+    uint8_t off = pci_add_capability(d, PCI_CAP_ID_MSIX, cap_offset, PCI_CAP_MSIX_SIZEOF);
     if (!off)
         return -1;
     d->msix.cap = off;

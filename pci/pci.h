@@ -69,6 +69,10 @@ typedef struct PCIBar {
 typedef struct PCIDeviceOps {
     uint32_t (*config_read)(PCIDevice *d, uint32_t addr, unsigned len);
     void (*config_write)(PCIDevice *d, uint32_t addr, uint32_t val, unsigned len);
+    /* Optional: the guest changed MSI or MSI-X state (enable, mask, a table
+     * entry) and the model's irqfd routes may need to follow (VFIO). Runs
+     * after pci/msi.c has applied the change, big lock held. */
+    void (*msi_changed)(PCIDevice *d);
 } PCIDeviceOps;
 
 /* What the model puts in its header. */
@@ -199,6 +203,13 @@ int pci_msi_init(PCIDevice *d, unsigned nr_vectors, bool is_64bit, bool per_vect
  * subregions above the model's own registers). 0 or -1. */
 int pci_msix_init(PCIDevice *d, unsigned nr_vectors, unsigned table_bar,
                   uint32_t table_offset, unsigned pba_bar, uint32_t pba_offset);
+/* The same with the capability at `cap_offset` (a device whose capability list
+ * is given: VFIO keeps the assigned device's offsets). */
+int pci_msi_init_at(PCIDevice *d, uint8_t cap_offset, unsigned nr_vectors, bool is_64bit,
+                    bool per_vector_mask);
+int pci_msix_init_at(PCIDevice *d, uint8_t cap_offset, unsigned nr_vectors,
+                     unsigned table_bar, uint32_t table_offset, unsigned pba_bar,
+                     uint32_t pba_offset);
 bool pci_msi_enabled(const PCIDevice *d);
 bool pci_msix_enabled(const PCIDevice *d);
 /* Raise vector `vector` as an edge: MSI-X or MSI when enabled (a masked vector

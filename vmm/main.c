@@ -7,6 +7,7 @@
 #include "devices/devices.h"
 #include "devices/ioapic.h"
 #include "devices/platform.h"
+#include "devices/vfio/vfio.h"
 #include "iommu/vtd.h"
 #include "pci/dma.h"
 #include "pci/pci.h"
@@ -52,6 +53,34 @@ static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
     return 0;
 }
 
+/* Assigned devices: a bad path, a device in use or a server that cannot be
+ * reached is bad input (exit status 2), reported before the guest starts. */
+static int create_vfio_devices(struct vm *vm, const struct vm_config *cfg)
+{
+    char err[256];
+    VFIOOptions o;
+    for (unsigned i = 0; i < cfg->nr_vfio_devices; i++) {
+        if (vfio_parse_device("--device", "path", cfg->vfio_devices[i], &o, err, sizeof(err))) {
+            log_error("%s", err);
+            return -1;
+        }
+        VFIOBackend *be = vfio_kernel_open(o.path);
+        if (!be || vfio_pci_create(vm, be, o.id[0] ? o.id : NULL))
+            return -1;
+    }
+    for (unsigned i = 0; i < cfg->nr_vfio_user_devices; i++) {
+        if (vfio_parse_device("--user-device", "socket", cfg->vfio_user_devices[i], &o, err,
+                              sizeof(err))) {
+            log_error("%s", err);
+            return -1;
+        }
+        VFIOBackend *be = vfio_user_connect(o.path);
+        if (!be || vfio_pci_create(vm, be, o.id[0] ? o.id : NULL))
+            return -1;
+    }
+    return 0;
+}
+
 static int create_devices(struct vm *vm, const struct vm_config *cfg)
 {
     /* First: the other devices' lines lead to it. */
@@ -76,7 +105,7 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
         return EXIT_HOST_ERROR;
     if (rtc_create(vm) || (cfg->pc_testdev && pc_testdev_create(vm)))
         return EXIT_HOST_ERROR;
-    if (create_virtio_devices(vm, cfg))
+    if (create_virtio_devices(vm, cfg) || create_vfio_devices(vm, cfg))
         return EXIT_USAGE;
     /* Before the loader, which passes the RSDP's address to the kernel. */
     if (acpi_setup(vm))
@@ -87,12 +116,21 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
     return 0;
 }
 
+static bool cfg_has_vfio(const struct vm_config *cfg)
+{
+    return cfg->nr_vfio_devices || cfg->nr_vfio_user_devices;
+}
+
 static void dump_mtree(struct vm *vm)
 {
     AddressSpace *spaces[] = { vm->as_mem, vm->as_io };
     memory_dump_mtree(stdout, spaces, 2);
     printf("\nPCI:\n");
     pci_dump(vm, stdout);
+    if (cfg_has_vfio(vm->cfg)) {
+        printf("\nVFIO:\n");
+        vfio_dump_bars(vm, stdout);
+    }
     fflush(stdout);
 }
 

@@ -9,6 +9,7 @@
 
 #include "vmm/cpuid.h"
 #include "vmm/layout.h"
+#include "devices/vfio/vfio.h"
 #include "virtio/options.h"
 
 #define MAX_CPUS       64
@@ -301,6 +302,30 @@ static int opt_rng(struct vm_config *cfg, const char *value, char *err, size_t e
     return 0;
 }
 
+static int opt_vfio(const char *opt, const char *key, const char **list, unsigned *nr,
+                    const char *value, char *err, size_t errlen)
+{
+    VFIOOptions o;
+    if (vfio_parse_device(opt, key, value, &o, err, errlen))
+        return -1;
+    if (*nr >= MAX_VFIO_DEVICES)
+        FAIL("%s: at most %d devices", opt, MAX_VFIO_DEVICES);
+    list[(*nr)++] = value;
+    return 0;
+}
+
+static int opt_device(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    return opt_vfio("--device", "path", cfg->vfio_devices, &cfg->nr_vfio_devices, value, err,
+                    errlen);
+}
+
+static int opt_user_device(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    return opt_vfio("--user-device", "socket", cfg->vfio_user_devices,
+                    &cfg->nr_vfio_user_devices, value, err, errlen);
+}
+
 static int opt_dump_pci(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     (void)value, (void)err, (void)errlen;
@@ -335,6 +360,8 @@ static const struct option_def {
     { "pci-testdev", OPT_FLAG, opt_pci_testdev },
     { "disk", OPT_VALUE, opt_disk },
     { "rng", OPT_OPTIONAL_VALUE, opt_rng },
+    { "device", OPT_VALUE, opt_device },
+    { "user-device", OPT_VALUE, opt_user_device },
     { "help", OPT_FLAG_HELP, NULL },
     { "version", OPT_FLAG_VERSION, NULL },
 };
@@ -518,6 +545,12 @@ void options_usage(FILE *out)
 "                         writers); iommu=on offers ACCESS_PLATFORM (default: on\n"
 "                         with --iommu); repeatable, up to 8\n"
 "  --rng [src=PATH]       a virtio-rng device reading PATH (default /dev/urandom)\n"
+"  --device path=/sys/bus/pci/devices/DDDD:BB:DD.F[,id=NAME]\n"
+"                         assign a host PCI device bound to vfio-pci (with --iommu:\n"
+"                         needs caching-mode=on); repeatable, up to 8\n"
+"  --user-device socket=PATH[,id=NAME]\n"
+"                         a PCI device served by a vfio-user server on PATH\n"
+"                         (with --iommu: needs caching-mode=on); repeatable, up to 8\n"
 "  --dump-mtree           print the memory tree and flat views (and the PCI\n"
 "                         functions), then exit\n"
 "  --dump-pci             print the PCI functions like `lspci -v`, then exit\n"

@@ -59,6 +59,12 @@ struct vm_config {
     const char *disks[MAX_DISKS];   /* --disk path=...,... */
     unsigned nr_disks;
     const char *rng;                /* --rng [src=PATH]: "" or the value; NULL = none */
+    /* assigned devices (devices/vfio/vfio.h parses them): the values as given */
+#define MAX_VFIO_DEVICES 8
+    const char *vfio_devices[MAX_VFIO_DEVICES];      /* --device path=... */
+    unsigned nr_vfio_devices;
+    const char *vfio_user_devices[MAX_VFIO_DEVICES]; /* --user-device socket=... */
+    unsigned nr_vfio_user_devices;
 };
 
 struct vm;

@@ -32,3 +32,10 @@ BENCH_BINS += $(BUILD)/bench/first.elf
 
 bench: $(BUILD)/minivmm $(BENCH_BINS) guest-images
 	@tests/bench/run.sh $(BUILD)
+
+# VFIO: a trapped BAR access over the vfio-user socket, one shadowed IOMMU map.
+$(BUILD)/bench/bench_vfio: $(BUILD)/tests/bench/bench_vfio.o $(BUILD)/libminivmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+BENCH_BINS += $(BUILD)/bench/bench_vfio

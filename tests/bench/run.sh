@@ -71,6 +71,24 @@ else
 fi
 "$build/bench/bench_dma" 1 time | awk '{ printf "  64 KiB pci_dma_read via IOMMU %s ns, memcpy %s ns: %s x memcpy speed (target >= 0.8)\n", $2, $4, $6 }'
 
+echo "== VFIO (tests/bench/bench_vfio.c; the vfio-user test server in a child process)"
+if command -v valgrind >/dev/null; then
+    reps=2000
+    for loop in vfu_bar iommu_map; do
+        valgrind --tool=callgrind --callgrind-out-file="$work/cg.$loop" --collect-atstart=no \
+            "--toggle-collect=bench_${loop}_loop*" "$build/bench/bench_vfio" $reps >/dev/null 2>&1
+        total=$(sed -n 's/^totals: //p' "$work/cg.$loop")
+        case $loop in
+            vfu_bar) what="trapped 4-byte BAR read over the vfio-user socket" ;;
+            iommu_map) what="one IOMMU MAP shadowed + its UNMAP (DMA_MAP/UNMAP messages)" ;;
+        esac
+        printf '  %-62s %5d VMM instructions\n' "$what" $((total / reps))
+    done
+else
+    echo "  valgrind missing (scripts/install-deps.sh installs it)"
+fi
+"$build/bench/bench_vfio" 20000 time | awk '{ printf "  wall clock: BAR read round trip %s ns, map+unmap %s ns\n", $2, $4 }'
+
 echo "== exec to the guest's first output (bounds its first instruction; target <= 5 ms)"
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     runs=50

@@ -203,6 +203,42 @@ check_bad_virtio() {
     wait "$pid"
 }
 
+# --device / --user-device: every bad input ends with status 2 before the guest
+# starts (--dump-pci creates the devices); with the test server, --dump-mtree
+# shows the BAR layers.
+check_vfio() {
+    local server
+    server=$(dirname "$minivmm")/tests/vfio-user-test-server
+    bad device_not_pci "is not a PCI device" --dump-pci --device "path=$work"
+    bad device_key "unknown key 'file'" --dump-pci --device "file=/sys/bus/pci/devices/x"
+    bad user_device_no_server "cannot connect" --dump-pci --user-device "socket=$work/none.sock"
+    bad user_device_missing "socket= is required" --dump-pci --user-device "id=x"
+    if [ ! -x "$server" ]; then
+        skip vfio_user_server "$server not built"
+        return
+    fi
+    "$server" --socket "$work/v1.sock" --major 2 & local pid=$!
+    for _ in $(seq 50); do [ -S "$work/v1.sock" ] && break; sleep 0.1; done
+    bad user_device_version "protocol version 2.1" --dump-pci --user-device "socket=$work/v1.sock"
+    wait "$pid"
+    "$server" --socket "$work/v2.sock" & pid=$!
+    for _ in $(seq 50); do [ -S "$work/v2.sock" ] && break; sleep 0.1; done
+    bad user_device_no_caching_mode "caching-mode=on" --dump-pci --iommu \
+        --user-device "socket=$work/v2.sock"
+    wait "$pid"
+    "$server" --socket "$work/v3.sock" & pid=$!
+    for _ in $(seq 50); do [ -S "$work/v3.sock" ] && break; sleep 0.1; done
+    run --dump-mtree --user-device "socket=$work/v3.sock,id=vfu"
+    wait "$pid"
+    if [ "$status" = 0 ] && grep -q "prio  1, i/o): vfu msix-table" "$work/out" &&
+        grep -q "prio  0, ram_device): vfu bar0 mmap@0x4000" "$work/out" &&
+        grep -q "prio -1, i/o): vfu bar0 io" "$work/out" && grep -q "1234:5678" "$work/out"; then
+        ok dump_mtree_vfio_layers
+    else
+        not_ok dump_mtree_vfio_layers "status $status: $(grep -A8 '^VFIO' "$work/out" | head -c 400)"
+    fi
+}
+
 if [ ! -x "$minivmm" ]; then
     echo "not ok build: $minivmm missing"
     echo "0 passed, 1 failed"
@@ -216,5 +252,6 @@ check_bad_kernel
 check_dump_mtree
 check_dump_pci
 check_without_kvm
+check_vfio
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -18,6 +18,7 @@ TESTS=(hello widths romexec memsize_pvh_64M memsize_pvh_200M memsize_mb_64M mems
 TESTS+=(rtc rtcirq pmtimer s3 pctestdev memlow)
 TESTS+=(pci)
 TESTS+=(virtio virtio_iommu)
+TESTS+=(vfio_user vfio_user_iommu vfio_user_kill)
 
 # A character device that this user can open read-write (as minivmm must).
 if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
@@ -89,6 +90,63 @@ prereq() {  # TEST ELF: false (and a failure) if something to run is missing
     if [ ! -f "$2" ]; then
         not_ok "$1" "$2 not built (make guests)"; return 1
     fi
+}
+
+# ---------------------------------------------------------------- vfio_user
+# tests/guest/vfio_user.c with tests/vfio_user_server: the server's log must
+# hold exactly the guest's register accesses, width by width, in order.
+vfu_server=$build/tests/vfio-user-test-server
+vfu_start() {  # TEST: starts the server on $work/TEST.sock, logging to $work/TEST.vfu
+    vfu_sock=$work/$1.sock vfu_log=$work/$1.vfu
+    "$vfu_server" --socket "$vfu_sock" --log "$vfu_log" 2>"$work/$1.server.stderr" &
+    vfu_pid=$!
+    for _ in $(seq 50); do [ -S "$vfu_sock" ] && break; sleep 0.1; done
+}
+vfu_stop() { { kill "$vfu_pid"; wait "$vfu_pid"; } 2>/dev/null; }
+vfu_widths_log='W 0x0 1 0x11
+W 0x2 2 0x2233
+W 0x4 4 0x44556677
+W 0x0 8 0x8899aabbccddeeff
+R 0x1 1 0xee
+R 0x2 2 0xccdd
+R 0x4 4 0x8899aabb
+R 0x0 8 0x8899aabbccddeeff
+R 0x8 4 0x56535255'
+check_vfio_user() {
+    status_is 1 || return 1
+    has_line "$serial" "vfio_user: MSI-X ok" || { why="no MSI-X line"; return 1; }
+    has_line "$serial" "vfio_user: DMA ok" || { why="no DMA line"; return 1; }
+    has_line "$serial" "vfio_user: ok" || { why="no 'vfio_user: ok' line"; return 1; }
+    [ "$(head -n 9 "$vfu_log")" = "$vfu_widths_log" ] ||
+        { why="server log differs from the guest's accesses: $(head -n 9 "$vfu_log" | tr '\n' '|')"; return 1; }
+}
+check_vfio_user_iommu() {
+    check_vfio_user || return 1
+    has_line "$serial" "vfio_user: DMA to an unmapped IOVA fails" || { why="no unmapped-IOVA line"; return 1; }
+}
+check_vfio_user_kill() {
+    check_vfio_user || return 1
+    has_line "$serial" "vfio_user: device gone, reads all-ones" || { why="no all-ones line"; return 1; }
+    grep -q "the device is gone" "$errf" || { why="no 'device is gone' error"; return 1; }
+}
+# The guest asks for the kill on its serial line; minivmm must keep running.
+run_vfio_user_kill() {
+    local t=$1 t0 vm
+    serial=$work/$t.serial tdlog=$work/$t.log errf=$work/$t.stderr
+    : >"$serial"; : >"$tdlog"
+    t0=$(date +%s%N)
+    timeout -k 5 "$tmo" "$vmm" --kernel "$gdir/vfio_user.elf" --serial "file=$serial" \
+        --cpus boot=1 --memory size=64M --user-device "socket=$vfu_sock" \
+        --cmdline "kill=1" </dev/null >"$work/$t.stdout" 2>"$errf" &
+    vm=$!
+    for _ in $(seq 200); do
+        grep -q "kill the server now" "$serial" 2>/dev/null && break
+        sleep 0.1
+    done
+    { kill -9 "$vfu_pid"; wait "$vfu_pid"; } 2>/dev/null
+    wait "$vm"
+    status=$?
+    secs=$(awk -v d=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.2f", d / 1e9 }')
 }
 
 # ---------------------------------------------------------------- hello
@@ -408,6 +466,19 @@ for t in "${TESTS[@]}"; do
     ioapic_*)
         prereq "$t" "$gdir/ioapic.elf" || continue
         run_guest "$t" "$gdir/ioapic.elf" --cpus boot=1 --memory size=64M --irqchip "${t#ioapic_}"
+        ;;
+    vfio_user | vfio_user_iommu | vfio_user_kill)
+        prereq "$t" "$gdir/vfio_user.elf" || continue
+        prereq "$t" "$vfu_server" || continue
+        vfu_start "$t"
+        case $t in
+        vfio_user) run_guest "$t" "$gdir/vfio_user.elf" --cpus boot=1 --memory size=64M \
+                       --user-device "socket=$vfu_sock" ;;
+        vfio_user_iommu) run_guest "$t" "$gdir/vfio_user.elf" --cpus boot=1 --memory size=64M \
+                       --iommu caching-mode=on --user-device "socket=$vfu_sock" --cmdline "iommu=1" ;;
+        vfio_user_kill) run_vfio_user_kill "$t" ;;
+        esac
+        vfu_stop
         ;;
     pci)
         prereq "$t" "$gdir/pci.elf" || continue
