@@ -37,7 +37,8 @@ void *pci_names_open(void)
     a->error = fatal;
     a->warning = a->debug = quiet;
     /* pci.ids only: libpci's udev hwdb fallback (taken for IDs pci.ids lacks)
-     * leaks libudev's context, which the sanitizer build reports. */
+     * makes names depend on the host and leaks libudev's context, which the
+     * sanitizer build reports. */
     pci_set_param(a, "hwdb.disable", "1");
     return a;
 }
@@ -47,12 +48,10 @@ void pci_names_close(void *h)
     pci_cleanup(h);
 }
 
-/* kind: 0 vendor, 1 vendor + device, 2 class (a = base << 8 | sub). Names
- * come from pci.ids alone: udev's hwdb would make them depend on the host, and
- * libudev leaks what libpci's lookup through it allocates. */
+/* kind: 0 vendor, 1 vendor + device, 2 class (a = base << 8 | sub). */
 const char *pci_names_lookup(void *h, char *buf, int size, int kind, unsigned a, unsigned b)
 {
-    const int flags = PCI_LOOKUP_MIXED | PCI_LOOKUP_NO_HWDB;
+    const int flags = PCI_LOOKUP_MIXED;
     const char *s = NULL;
     switch (kind) {
     case 0: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | flags, a); break;

@@ -1,41 +1,28 @@
-# `make bench`: instructions per port-I/O and MMIO dispatch (callgrind), time from
-# exec to the guest's first instruction, and Linux boot times beside QEMU's.
+# `make bench`: instructions per port-I/O and MMIO dispatch, DMA-layer access,
+# VT-d translation and trapped VFIO BAR access (callgrind), time from exec to the
+# guest's first instruction, and Linux boot times beside QEMU's.
 
-BENCH_BINS := $(BUILD)/bench/bench_dispatch $(BUILD)/bench/bench_dma $(BUILD)/bench/linestamp
+# Callgrind subjects, each tests/bench/NAME.c linked with the library.
+BENCH_PROGS := bench_dispatch bench_dma bench_vtd bench_vfio
+BENCH_BINS  := $(BENCH_PROGS:%=$(BUILD)/bench/%) $(BUILD)/bench/linestamp \
+	$(BUILD)/bench/first.elf
 
-$(BUILD)/bench/bench_dma: $(BUILD)/tests/bench/bench_dma.o $(BUILD)/libminivmm.a
+$(BENCH_PROGS:%=$(BUILD)/bench/%): $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/libminivmm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
-
-$(BUILD)/bench/bench_dispatch: $(BUILD)/tests/bench/bench_dispatch.o $(BUILD)/libminivmm.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
-
-# VT-d translate() with an IOTLB hit and miss (tests/bench/bench_vtd.c).
-$(BUILD)/bench/bench_vtd: $(BUILD)/tests/bench/bench_vtd.o $(BUILD)/libminivmm.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
-
-BENCH_BINS += $(BUILD)/bench/bench_vtd
 
 $(BUILD)/bench/linestamp: tests/bench/linestamp.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
-
 
 $(BUILD)/bench/first.elf: tests/bench/first.S
 	@mkdir -p $(dir $@)
 	$(CC) -c -o $(BUILD)/bench/first.o $<
 	ld -m elf_x86_64 -static -nostdlib -N -Ttext=0x100000 -e _start -o $@ $(BUILD)/bench/first.o
 
-BENCH_BINS += $(BUILD)/bench/first.elf
-
 bench: $(BUILD)/minivmm $(BENCH_BINS) guest-images
 	@tests/bench/run.sh $(BUILD)
 
-# VFIO: a trapped BAR access over the vfio-user socket, one shadowed IOMMU map.
-$(BUILD)/bench/bench_vfio: $(BUILD)/tests/bench/bench_vfio.o $(BUILD)/libminivmm.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
-
-BENCH_BINS += $(BUILD)/bench/bench_vfio
+# Built with the tests, so that an API change cannot leave them broken until
+# someone runs `make bench`.
+TEST_DEPS += $(BENCH_PROGS:%=$(BUILD)/bench/%)

@@ -158,7 +158,6 @@ int main(int argc, char **argv)
     free(run);
     vm_devices_destroy(&vm);
     memory_region_unref(iommu_mr);
-    devices_cleanup();
     vm_destroy(&vm);
     return err || id != 0x00051b36 ? 1 : 0;
 }
