@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     target = vm.as_mem;
     iommu_mr = memory_region_new_iommu("bench-iommu", UINT64_MAX, &identity_ops, NULL);
     pci_bus_set_iommu(pci_root_bus(&vm), dma_region, NULL);
-    if (pci_testdev_init(&vm))
+    if (dma_testdev_init(&vm))
         return 1;
     PCIDevice *d = pci_bus_device(pci_root_bus(&vm), PCI_DEVFN(1, 0));
     pci_config_write(d, PCI_COMMAND, PCI_COMMAND_MASTER, 2);
@@ -160,5 +160,5 @@ int main(int argc, char **argv)
     memory_region_unref(iommu_mr);
     devices_cleanup();
     vm_destroy(&vm);
-    return err || id != 0x00051b36 ? 1 : 0;
+    return err || id != 0x7e5d1234 ? 1 : 0;
 }

@@ -1,5 +1,5 @@
-/* pci: the PCI host, edu and pci-testdev from a guest (run with --edu
- * --pci-testdev: edu at 00:01.0, the test device at 00:02.0).
+/* pci: the PCI host, edu and the DMA test device from a guest (run with --edu
+ * --test-device dma: edu at 00:01.0, the test device at 00:02.0).
  *  1. enumerate bus 0 through 0xCF8/0xCFC and ECAM; both agree
  *  2. size edu's BAR 0, move it, reach it at the new address only
  *  3. edu liveness, factorial, and a DMA round trip RAM -> edu -> RAM
@@ -128,7 +128,7 @@ static void enumerate(void)
                      cf8_read(devfn, 8) >> 8);
         found++;
     }
-    if (found != 3 || cf8_read(EDU, 0) != 0x11e81234u || cf8_read(TDEV, 0) != 0x00051b36u)
+    if (found != 3 || cf8_read(EDU, 0) != 0x11e81234u || cf8_read(TDEV, 0) != 0x7e5d1234u)
         guest_fail(2, "expected the host, edu and the test device");
 }
 

@@ -348,14 +348,14 @@ check_memlow() {
 }
 
 # ---------------------------------------------------------------- pci
-# tests/guest/pci.c with --edu --pci-testdev: enumeration through 0xCF8 and
+# tests/guest/pci.c with --edu --test-device dma: enumeration through 0xCF8 and
 # ECAM, a moved BAR, edu DMA, the test device's DMA and bus-master fault, INTx,
 # MSI and MSI-X.
 check_pci() {
     status_is 1 || return 1
     local l
     for l in "pci: 00:00.0 1b36:0008 class 060000" "pci: 00:01.0 1234:11e8 class 00ff00" \
-             "pci: 00:02.0 1b36:0005 class 00ff00" \
+             "pci: 00:02.0 1234:7e5d class 00ff00" \
              "pci: edu BAR 0 moved from c0000000 to d0000000 (size 100000)" \
              "pci: edu DMA round trip of 100 bytes ok" \
              "pci: test device DMA ok; bus master off -> status 1" \
@@ -411,7 +411,7 @@ for t in "${TESTS[@]}"; do
         ;;
     pci)
         prereq "$t" "$gdir/pci.elf" || continue
-        run_guest "$t" "$gdir/pci.elf" --cpus boot=1 --memory size=64M --edu --pci-testdev
+        run_guest "$t" "$gdir/pci.elf" --cpus boot=1 --memory size=64M --edu --test-device dma
         ;;
     smp_*)
         smp_n=${t#smp_}

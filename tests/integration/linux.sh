@@ -40,7 +40,7 @@ boot() {
     local name=$1 kernel=$2 limit=$3; shift 3
     local start=$SECONDS
     timeout --kill-after=10 "$limit" "$minivmm" --kernel "$kernel" --initramfs "$initramfs" \
-        ${irqchip:+--irqchip "$irqchip"} --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" --edu --pci-testdev "${vmm_args[@]}" \
+        ${irqchip:+--irqchip "$irqchip"} --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" --edu --test-device dma "${vmm_args[@]}" \
         --cmdline "console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline) $*" \
         </dev/null >"$work/$name.out" 2>"$work/$name.err"
     status=$?
