@@ -44,14 +44,18 @@ void pci_names_close(void *h)
     pci_cleanup(h);
 }
 
+/* Names from pci.ids only: the udev hwdb fallback (for IDs pci.ids lacks,
+ * such as edu's) leaks libudev state, and pci.ids is what we promise. */
+#define LOOKUP (PCI_LOOKUP_MIXED | PCI_LOOKUP_NO_HWDB)
+
 /* kind: 0 vendor, 1 vendor + device, 2 class (a = base << 8 | sub). */
 const char *pci_names_lookup(void *h, char *buf, int size, int kind, unsigned a, unsigned b)
 {
     const char *s = NULL;
     switch (kind) {
-    case 0: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_MIXED, a); break;
-    case 1: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE | PCI_LOOKUP_MIXED, a, b); break;
-    case 2: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_CLASS | PCI_LOOKUP_MIXED, a); break;
+    case 0: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | LOOKUP, a); break;
+    case 1: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE | LOOKUP, a, b); break;
+    case 2: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_CLASS | LOOKUP, a); break;
     }
     return s ? s : "?";
 }
