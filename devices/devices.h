@@ -33,7 +33,11 @@ int devices_create(struct vm *vm, const struct vm_config *cfg);
 void terminal_restore(void);
 /* QEMU's edu PCI device (devices/edu.c); needs the PCI host. */
 int edu_init(struct vm *vm);
-/* The DMA test PCI function (devices/pci_testdev.c); needs the PCI host. */
+/* The DMA test PCI function (devices/dma_testdev.c, --test-device dma); needs
+ * the PCI host. */
+int dma_testdev_init(struct vm *vm);
+/* QEMU's pci-testdev (devices/pci_testdev.c, --test-device pci); needs the PCI
+ * host. */
 int pci_testdev_init(struct vm *vm);
 
 #endif

@@ -32,7 +32,7 @@ struct PCIDMAState {
     PCIDevice *dev;
     MemoryRegion *root, *bus_master_mr, *target;
     AddressSpace *as;
-    uint64_t gen;             /* bumped by every invalidation (fill_lock) */
+    uint64_t gen;             /* bumped by every invalidation (under fill_lock; fills read it first without) */
     DMACacheEntry cache[DMA_CACHE_SIZE];
     pthread_mutex_t fill_lock;
     IOMMUNotifier notifier;

@@ -44,7 +44,7 @@ static void entry_end(DMACacheEntry *e)
 void pci_dma_invalidate(PCIDMAState *s, hwaddr first, hwaddr last)
 {
     pthread_mutex_lock(&s->fill_lock);
-    s->gen++;
+    __atomic_store_n(&s->gen, s->gen + 1, __ATOMIC_RELAXED);
     for (unsigned i = 0; i < DMA_CACHE_SIZE; i++) {
         DMACacheEntry *e = &s->cache[i];
         entry_begin(e);
@@ -201,9 +201,9 @@ __attribute__((noinline)) uint8_t *pci_dma_fill(PCIDMAState *s, dma_addr_t iova,
 {
     uint8_t *host = NULL;
     IOMMUAccessFlags perm = IOMMU_NONE;
-    pthread_mutex_lock(&s->fill_lock);
-    uint64_t gen = s->gen;
-    pthread_mutex_unlock(&s->fill_lock);
+    /* No lock to read it: a stale value only makes the check below keep
+     * nothing, and an invalidation after that check clears what it stored. */
+    uint64_t gen = __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
     DMAPageResult r = pci_dma_translate_page(s, iova, need, &host, &perm);
     if (r == DMA_PAGE_FAULT) {
         *res = MEMTX_IOMMU_FAULT;

@@ -1,6 +1,7 @@
-/* Single values through the DMA layer, in the byte order of their name. The
- * common case (an aligned value in a RAM page the cache knows) is one atomic
- * host access; everything else goes through pci_dma_rw. */
+/* Single values through the DMA layer, in the byte order of their name. An
+ * aligned value in a RAM page is one atomic host access: from the cache, or
+ * after filling it here on a miss (an IOMMU refusal ends there, recorded
+ * once); everything else (unaligned, MMIO) goes through pci_dma_rw. */
 #include <string.h>
 #include "util/rcu.h"
 
@@ -44,6 +45,46 @@ static inline uint64_t swap_if(uint64_t v, unsigned w, bool be)
     return be && w > 1 ? __builtin_bswap64(v) >> (64 - 8 * w) : v;
 }
 
+/* An aligned value whose page the cache lacks (called inside the caller's RCU
+ * read-side section, which it ends): fill the cache and access the value
+ * atomically, or the generic path for what is not RAM. Out of line, so the hit
+ * path stays short. */
+static __attribute__((noinline, cold)) MemTxResult load_miss(PCIDevice *d, dma_addr_t addr,
+                                                             unsigned w, bool be, uint64_t *val)
+{
+    MemTxResult r = MEMTX_OK;
+    uint8_t *p = pci_dma_fill(d->dma, addr, IOMMU_RO, &r);
+    if (p)
+        *val = swap_if(load_atomic(p, w), w, be);
+    rcu_read_unlock();
+    if (p || r != MEMTX_OK) {
+        if (!p)               /* refused (and recorded once): all-ones, as a read gives */
+            *val = w == 8 ? UINT64_MAX : (1ull << (8 * w)) - 1;
+        return r;
+    }
+    uint8_t b[8] = { 0 };
+    r = pci_dma_read(d, addr, b, w);
+    uint64_t v = 0;
+    memcpy(&v, b, w);
+    *val = swap_if(v, w, be);
+    return r;
+}
+
+static __attribute__((noinline, cold)) MemTxResult store_miss(PCIDevice *d, dma_addr_t addr,
+                                                              unsigned w, uint64_t v)
+{
+    MemTxResult r = MEMTX_OK;
+    uint8_t *p = pci_dma_fill(d->dma, addr, IOMMU_WO, &r);
+    if (p)
+        store_atomic(p, v, w);
+    rcu_read_unlock();
+    if (p || r != MEMTX_OK)
+        return r;
+    uint8_t b[8];
+    memcpy(b, &v, w);
+    return pci_dma_write(d, addr, b, w);
+}
+
 static inline __attribute__((always_inline)) MemTxResult dma_load(PCIDevice *d, dma_addr_t addr, unsigned w, bool be,
                                    uint64_t *val)
 {
@@ -55,7 +96,7 @@ static inline __attribute__((always_inline)) MemTxResult dma_load(PCIDevice *d, 
             rcu_read_unlock();
             return MEMTX_OK;
         }
-        rcu_read_unlock();
+        return load_miss(d, addr, w, be, val);
     }
     uint8_t b[8] = { 0 };
     MemTxResult r = pci_dma_read(d, addr, b, w);
@@ -77,7 +118,7 @@ static inline __attribute__((always_inline)) MemTxResult dma_store(PCIDevice *d,
             rcu_read_unlock();
             return MEMTX_OK;
         }
-        rcu_read_unlock();
+        return store_miss(d, addr, w, v);
     }
     uint8_t b[8];
     memcpy(b, &v, w);

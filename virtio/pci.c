@@ -76,11 +76,9 @@ void virtio_error(VirtIODevice *vdev, const char *fmt, ...)
 }
 
 /* ---- the I/O thread's work --------------------------------------------------------------- */
-static void do_reset(VirtIODevice *vdev)
+/* The registers' reset values (vdev->lock held). */
+static void reset_registers_locked(VirtIODevice *vdev)
 {
-    if (vdev->ops->reset)
-        vdev->ops->reset(vdev);
-    pthread_mutex_lock(&vdev->lock);
     vdev->guest_features = 0;
     vdev->dfselect = vdev->gfselect = 0;
     vdev->queue_sel = 0;
@@ -91,8 +89,16 @@ static void do_reset(VirtIODevice *vdev)
         vdev->qcfg[q].enabled = false;
         vdev->qcfg[q].desc = vdev->qcfg[q].driver = vdev->qcfg[q].device = 0;
     }
-    vdev->running = false;
     vdev->status = 0;
+}
+
+static void do_reset(VirtIODevice *vdev)
+{
+    if (vdev->ops->reset)
+        vdev->ops->reset(vdev);
+    pthread_mutex_lock(&vdev->lock);
+    reset_registers_locked(vdev);
+    vdev->running = false;
     __atomic_store_n(&vdev->reset_pending, false, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&vdev->lock);
 }
@@ -223,6 +229,13 @@ static bool features_acceptable(VirtIODevice *vdev)
 
 static void write_status(VirtIODevice *vdev, uint8_t val)
 {
+    if (val == 0 && vdev->status == 0) {
+        /* Nothing started since the last reset, so nothing is in flight: done
+         * here, since the status reads 0 at once and the driver goes on. */
+        reset_registers_locked(vdev);
+        __atomic_store_n(&vdev->reset_pending, false, __ATOMIC_RELEASE);
+        return;
+    }
     if (val == 0) {
         /* Carried out by the I/O thread between requests; the register reads
          * non-zero until then, which is what drivers wait on. */

@@ -101,6 +101,8 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg)
     for (unsigned i = 0; i < cfg->nr_edu; i++)
         if (edu_init(vm))
             return EXIT_HOST_ERROR;
+    if (cfg->dma_testdev && dma_testdev_init(vm))
+        return EXIT_HOST_ERROR;
     if (cfg->pci_testdev && pci_testdev_init(vm))
         return EXIT_HOST_ERROR;
     if (rtc_create(vm) || (cfg->pc_testdev && pc_testdev_create(vm)))

@@ -185,17 +185,23 @@ static int opt_irqchip(struct vm_config *cfg, const char *value, char *err, size
     return 0;
 }
 
-/* Repeatable, once per kind: `pc` (QEMU's pc-testdev) and `log=PATH` (ours). */
+/* Repeatable, once per kind: `pc` and `pci` (QEMU's pc-testdev and
+ * pci-testdev), `dma` and `log=PATH` (ours). */
 static int opt_test_device(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
-    const char *path;
-    if (!strcmp(value, "pc")) {
-        if (cfg->pc_testdev)
-            FAIL("--test-device pc given twice");
-        cfg->pc_testdev = true;
+    const struct { const char *kind; bool *on; } kinds[] = {
+        { "pc", &cfg->pc_testdev }, { "pci", &cfg->pci_testdev }, { "dma", &cfg->dma_testdev },
+    };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(value, kinds[i].kind))
+            continue;
+        if (*kinds[i].on)
+            FAIL("--test-device %s given twice", value);
+        *kinds[i].on = true;
         return 0;
     }
-    if (sub_key_value("--test-device", value, "log", "pc or log=PATH", &path, err, errlen))
+    const char *path;
+    if (sub_key_value("--test-device", value, "log", "pc, pci, dma or log=PATH", &path, err, errlen))
         return -1;
     if (!*path)
         FAIL("--test-device: empty log path");
@@ -275,13 +281,6 @@ static int opt_edu(struct vm_config *cfg, const char *value, char *err, size_t e
     return 0;
 }
 
-static int opt_pci_testdev(struct vm_config *cfg, const char *value, char *err, size_t errlen)
-{
-    (void)value, (void)err, (void)errlen;
-    cfg->pci_testdev = true;
-    return 0;
-}
-
 static int opt_disk(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     VirtioDiskOptions o;
@@ -357,7 +356,6 @@ static const struct option_def {
     { "dump-mtree", OPT_FLAG_DUMP, NULL },
     { "dump-pci", OPT_FLAG, opt_dump_pci },
     { "edu", OPT_FLAG, opt_edu },
-    { "pci-testdev", OPT_FLAG, opt_pci_testdev },
     { "disk", OPT_VALUE, opt_disk },
     { "rng", OPT_OPTIONAL_VALUE, opt_rng },
     { "device", OPT_VALUE, opt_device },
@@ -562,9 +560,12 @@ void options_usage(FILE *out)
 "                         logging to PATH\n"
 "  --test-device pc       QEMU's pc-testdev: scratch register at ports 0xe0/0xe8,\n"
 "                         page flush at 0xe4, IRQ lines at 0x2000-0x2017, 64 KiB\n"
-"                         scratch memory at 0xff000000 (both kinds may be given)\n"
-"  --pci-testdev          the PCI DMA test device (1b36:0005): DMA loads and stores\n"
-"                         of any width and byte order, MSI-X and INTx on demand\n"
+"                         scratch memory at 0xff000000\n"
+"  --test-device pci      QEMU's pci-testdev (1b36:0005): the test registers in a\n"
+"                         memory and an I/O BAR, notify writes through ioeventfd\n"
+"  --test-device dma      minivmm's PCI DMA test device (1234:7e5d): DMA loads and\n"
+"                         stores of any width and byte order, MSI-X and INTx on\n"
+"                         demand (any of the kinds may be given together)\n"
 "\n"
 "Exit statuses:\n"
 "  %d  the guest powered off\n"

@@ -44,9 +44,10 @@ struct vm_config {
     bool dump_mtree;
     bool dump_pci;              /* --dump-pci: list the PCI functions and exit */
     unsigned nr_edu;            /* --edu, repeatable */
-    bool pci_testdev;           /* --pci-testdev */
+    bool dma_testdev;           /* --test-device dma: our DMA test PCI function */
     const char *test_device;    /* --test-device log=PATH: the integration test device */
     bool pc_testdev;            /* --test-device pc: QEMU's pc-testdev */
+    bool pci_testdev;           /* --test-device pci: QEMU's pci-testdev */
     uint16_t debug_exit_port;   /* 0xf4 */
     /* --iommu [caching-mode=on|off][,intremap=on|off]: the VT-d unit */
     bool iommu;

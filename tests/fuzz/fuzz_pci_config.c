@@ -34,7 +34,7 @@ static void setup(void)
     if (!fake_vm_init_with_ram(&f, 16 << 20, 1))
         abort();
     f.vm.msi_hook = count_msi;
-    if (pci_host_init(&f.vm) || edu_init(&f.vm) || pci_testdev_init(&f.vm))
+    if (pci_host_init(&f.vm) || edu_init(&f.vm) || dma_testdev_init(&f.vm))
         abort();
 }
 

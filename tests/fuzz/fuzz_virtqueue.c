@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static uint8_t *ram;
     static VirtQueueElement *e;
     if (!d) {
-        if (!pci_vm_init(&f) || pci_testdev_init(&f.vm) != 0)
+        if (!pci_vm_init(&f) || dma_testdev_init(&f.vm) != 0)
             abort();
         cf8_write(&f.vm, PCI_DEVFN(1, 0), PCI_COMMAND, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 2);
         d = pci_bus_device(pci_root_bus(&f.vm), PCI_DEVFN(1, 0));

@@ -1,5 +1,5 @@
-/* pci: the PCI host, edu and pci-testdev from a guest (run with --edu
- * --pci-testdev: edu at 00:01.0, the test device at 00:02.0).
+/* pci: the PCI host, edu and the DMA test device from a guest (run with --edu
+ * --test-device dma: edu at 00:01.0, the test device at 00:02.0).
  *  1. enumerate bus 0 through 0xCF8/0xCFC and ECAM; both agree
  *  2. size edu's BAR 0, move it, reach it at the new address only
  *  3. edu liveness, factorial, and a DMA round trip RAM -> edu -> RAM
@@ -9,7 +9,8 @@
  *     slot 1 pin A), edu MSI, test-device MSI-X (masked: pending bit, then
  *     delivered on unmask)
  * Prints "pci: ok" and exits 0; any failure exits non-zero with a FAIL line. */
-#include "guest.h"
+#include "pcidev.h"
+#include "pcplat.h"
 
 #define EDU        (1u << 3)
 #define TDEV       (2u << 3)
@@ -21,41 +22,6 @@
 #define VEC_MSIX   0x41
 #define VEC_INTX   0x42
 #define DMA_BUF    0x300000u
-
-static uint32_t cf8_read(unsigned devfn, unsigned off)
-{
-    outl(0xcf8, 0x80000000u | devfn << 8 | (off & 0xfc));
-    return inl(0xcfc);
-}
-
-static void cf8_write(unsigned devfn, unsigned off, uint32_t v)
-{
-    outl(0xcf8, 0x80000000u | devfn << 8 | (off & 0xfc));
-    outl(0xcfc, v);
-}
-
-static void cf8_write16(unsigned devfn, unsigned off, uint16_t v)
-{
-    outl(0xcf8, 0x80000000u | devfn << 8 | (off & 0xfc));
-    outw((uint16_t)(0xcfc + (off & 2)), v);
-}
-
-static uint32_t ecam_read(unsigned devfn, unsigned off)
-{
-    return mmio_read32(LAYOUT_PCI_ECAM + ((uint64_t)devfn << 12) + off);
-}
-
-static unsigned find_cap(unsigned devfn, uint8_t id)
-{
-    unsigned off = cf8_read(devfn, 0x34) & 0xff;
-    for (unsigned n = 0; off && n < 48; n++) {
-        uint32_t h = cf8_read(devfn, off);
-        if ((h & 0xff) == id)
-            return off;
-        off = (h >> 8) & 0xff;
-    }
-    return 0;
-}
 
 /* ---- interrupts: tiny handlers count and EOI; the INTx handler first lowers
  * edu's line (acknowledge register), as a driver does. ---- */
@@ -72,30 +38,16 @@ __asm__(".text\n"
         "pop %rax\n\t" "iretq\n");
 void isr_msi(void), isr_msix(void), isr_intx(void);
 
-static uint64_t idt[256 * 2] __attribute__((aligned(16)));
-
-static void set_gate(unsigned vec, void (*fn)(void))
-{
-    uint64_t a = (uint64_t)fn;
-    uint16_t cs;
-    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
-    idt[vec * 2] = (a & 0xffff) | (uint64_t)cs << 16 | 0x8eull << 40 | ((a >> 16) & 0xffff) << 48;
-    idt[vec * 2 + 1] = a >> 32;
-}
-
 static void setup_interrupts(void)
 {
-    set_gate(VEC_MSI, isr_msi);
-    set_gate(VEC_MSIX, isr_msix);
-    set_gate(VEC_INTX, isr_intx);
-    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) d = { sizeof(idt) - 1, (uint64_t)idt };
-    __asm__ volatile("lidt %0" :: "m"(d));
-    mmio_write32(LAPIC + 0xf0, 0x1ff);   /* software enable, spurious vector 0xff */
-    mmio_write32(LAPIC + 0x80, 0);       /* TPR */
-    __asm__ volatile("sti");
+    idt_set(VEC_MSI, isr_msi);
+    idt_set(VEC_MSIX, isr_msix);
+    idt_set(VEC_INTX, isr_intx);
+    lapic_enable();
+    sti();
 }
 
-static void ioapic_route(unsigned gsi, unsigned vector)
+static void ioapic_route_level(unsigned gsi, unsigned vector)
 {
     mmio_write32(IOAPIC, 0x11 + 2 * gsi);
     mmio_write32(IOAPIC + 0x10, 0);                     /* destination APIC 0 */
@@ -116,31 +68,31 @@ static void enumerate(void)
     unsigned found = 0;
     for (unsigned slot = 0; slot < 32; slot++) {
         unsigned devfn = slot << 3;
-        uint32_t id = cf8_read(devfn, 0);
-        if (id != ecam_read(devfn, 0))
-            guest_fail(2, "slot %u: 0xCF8 reads %x, ECAM %x", slot, id, ecam_read(devfn, 0));
+        uint32_t id = pci_cfg_read(devfn, 0, 4);
+        if (id != pci_ecam_read(devfn, 0))
+            guest_fail(2, "slot %u: 0xCF8 reads %x, ECAM %x", slot, id, pci_ecam_read(devfn, 0));
         if (id == 0xffffffffu)
             continue;
         for (unsigned off = 4; off < 64; off += 4)
-            if (cf8_read(devfn, off) != ecam_read(devfn, off))
+            if (pci_cfg_read(devfn, off, 4) != pci_ecam_read(devfn, off))
                 guest_fail(2, "slot %u offset %x differs", slot, off);
         guest_printf("pci: 00:%02x.0 %04x:%04x class %06x\n", slot, id & 0xffff, id >> 16,
-                     cf8_read(devfn, 8) >> 8);
+                     pci_cfg_read(devfn, 8, 4) >> 8);
         found++;
     }
-    if (found != 3 || cf8_read(EDU, 0) != 0x11e81234u || cf8_read(TDEV, 0) != 0x00051b36u)
+    if (found != 3 || pci_cfg_read(EDU, 0, 4) != 0x11e81234u || pci_cfg_read(TDEV, 0, 4) != 0x7e5d1234u)
         guest_fail(2, "expected the host, edu and the test device");
 }
 
 static void move_edu_bar(void)
 {
-    uint32_t orig = cf8_read(EDU, 0x10);
-    cf8_write(EDU, 0x10, 0xffffffffu);
-    uint32_t size = ~(cf8_read(EDU, 0x10) & ~0xfu) + 1;
+    uint32_t orig = pci_cfg_read(EDU, 0x10, 4);
+    pci_cfg_write(EDU, 0x10, 0xffffffffu, 4);
+    uint32_t size = ~(pci_cfg_read(EDU, 0x10, 4) & ~0xfu) + 1;
     if (size != 0x100000)
         guest_fail(3, "edu BAR 0 size %x", size);
-    cf8_write(EDU, 0x10, EDU_BAR);
-    cf8_write16(EDU, 4, 0x6);                     /* memory + bus master */
+    pci_cfg_write(EDU, 0x10, EDU_BAR, 4);
+    pci_cfg_write(EDU, 4, 0x6, 2);                     /* memory + bus master */
     if (mmio_read32(EDU_BAR) != 0x010000edu || mmio_read32(orig) != 0xffffffffu)
         guest_fail(3, "edu not (only) at its new address");
     guest_printf("pci: edu BAR 0 moved from %x to %x (size %x)\n", orig, EDU_BAR, size);
@@ -181,9 +133,9 @@ static void edu_basics(void)
 
 static void testdev_dma(void)
 {
-    cf8_write(TDEV, 0x10, TDEV_BAR);          /* 64-bit BAR 0, moved below 4 GiB */
-    cf8_write(TDEV, 0x14, 0);
-    cf8_write16(TDEV, 4, 0x6);
+    pci_cfg_write(TDEV, 0x10, TDEV_BAR, 4);          /* 64-bit BAR 0, moved below 4 GiB */
+    pci_cfg_write(TDEV, 0x14, 0, 4);
+    pci_cfg_write(TDEV, 4, 0x6, 2);
     if (mmio_read32(TDEV_BAR) != 0x31544d44u)
         guest_fail(5, "test device not at its BAR");
     volatile uint8_t *buf = (volatile uint8_t *)(uint64_t)(DMA_BUF + 0x2000);
@@ -202,13 +154,13 @@ static void testdev_dma(void)
     mmio_write32(TDEV_BAR + 0x20, 1);         /* little-endian 4-byte load */
     if (mmio_read64(TDEV_BAR + 0x18) != 0x04030201u)
         guest_fail(5, "little-endian load %lx", mmio_read64(TDEV_BAR + 0x18));
-    cf8_write16(TDEV, 4, 0x2);                /* bus mastering off */
+    pci_cfg_write(TDEV, 4, 0x2, 2);                /* bus mastering off */
     mmio_write64(TDEV_BAR + 0x18, 0xffffffffu);
     mmio_write32(TDEV_BAR + 0x20, 2);
     if (mmio_read32(TDEV_BAR + 0x28) != 1 || buf[0] != 1)
         guest_fail(5, "DMA with bus mastering off: status %u, byte %x",
                    mmio_read32(TDEV_BAR + 0x28), buf[0]);
-    cf8_write16(TDEV, 4, 0x6);
+    pci_cfg_write(TDEV, 4, 0x6, 2);
     guest_printf("pci: test device DMA ok; bus master off -> status 1\n");
 }
 
@@ -216,10 +168,10 @@ static void interrupts(void)
 {
     setup_interrupts();
     /* INTx: pin A of slot 1, through the IOAPIC. */
-    unsigned pin = (cf8_read(EDU, 0x3c) >> 8) & 0xff;
+    unsigned pin = (pci_cfg_read(EDU, 0x3c, 4) >> 8) & 0xff;
     unsigned gsi = 16 + (1 + pin - 1) % 8;
     edu_ack_reg = EDU_BAR + 0x64;
-    ioapic_route(gsi, VEC_INTX);
+    ioapic_route_level(gsi, VEC_INTX);
     mmio_write32(EDU_BAR + 0x60, 1);
     if (!wait_count(&nr_intx, 1))
         guest_fail(6, "no INTx on GSI %u", gsi);
@@ -234,13 +186,13 @@ static void interrupts(void)
                    seen, nr_intx);
     guest_printf("pci: INTx on GSI %u -> vector %x\n", gsi, VEC_INTX);
     /* MSI. */
-    unsigned msi = find_cap(EDU, 0x05);
+    unsigned msi = pci_find_cap(EDU, 0x05);
     if (!msi)
         guest_fail(6, "edu has no MSI capability");
-    cf8_write(EDU, msi + 4, LAPIC);
-    cf8_write(EDU, msi + 8, 0);
-    cf8_write16(EDU, msi + 12, VEC_MSI);
-    cf8_write16(EDU, msi + 2, 1);
+    pci_cfg_write(EDU, msi + 4, LAPIC, 4);
+    pci_cfg_write(EDU, msi + 8, 0, 4);
+    pci_cfg_write(EDU, msi + 12, VEC_MSI, 2);
+    pci_cfg_write(EDU, msi + 2, 1, 2);
     mmio_write32(EDU_BAR + 0x60, 2);
     if (!wait_count(&nr_msi, 1))
         guest_fail(6, "no MSI");
@@ -249,14 +201,14 @@ static void interrupts(void)
         guest_fail(6, "MSI delivered twice");
     guest_printf("pci: MSI -> vector %x\n", VEC_MSI);
     /* MSI-X: vector 1 of the test device, first masked. */
-    unsigned msix = find_cap(TDEV, 0x11);
+    unsigned msix = pci_find_cap(TDEV, 0x11);
     if (!msix)
         guest_fail(6, "test device has no MSI-X capability");
     uint64_t e = TDEV_BAR + 0x800 + 16;
     mmio_write32(e, LAPIC);
     mmio_write32(e + 4, 0);
     mmio_write32(e + 8, VEC_MSIX);
-    cf8_write16(TDEV, msix + 2, 0x8000);
+    pci_cfg_write(TDEV, msix + 2, 0x8000, 2);
     mmio_write64(TDEV_BAR + 0x18, 1);
     mmio_write32(TDEV_BAR + 0x20, 3);
     if (wait_count(&nr_msix, 1) || mmio_read32(TDEV_BAR + 0xc00) != 2)

@@ -89,6 +89,8 @@ check_bad_options() {
     bad bad_port "'70000'" --kernel "$kernel" --debug-exit-port 70000
     bad bad_cpu_feature "'avx9'" --kernel "$kernel" --cpu-features=-cx16,+avx9
     bad bad_test_device "'file'" --kernel "$kernel" --test-device file=/tmp/x
+    bad test_device_twice "--test-device pci given twice" --kernel "$kernel" --test-device pci \
+        --test-device dma --test-device pci
     bad missing_kernel "--kernel" --cpus boot=1
     bad unreadable_kernel "$work/nonexistent" --kernel "$work/nonexistent"
     bad unreadable_initramfs "$work/no-initrd" --kernel "$kernel" --initramfs "$work/no-initrd"
@@ -128,10 +130,10 @@ check_dump_mtree() {
     ok dump_mtree
 }
 
-# --dump-pci: the host bridge, two edu devices and the test device, with names
-# from pci.ids, BARs and capabilities, like lspci -v.
+# --dump-pci: the host bridge, two edu devices, the DMA test device and QEMU's
+# pci-testdev, with names from pci.ids, BARs and capabilities, like lspci -v.
 check_dump_pci() {
-    run --dump-pci --edu --edu --pci-testdev
+    run --dump-pci --edu --edu --test-device dma --test-device pci
     if [ "$status" != 0 ]; then
         not_ok dump_pci "status $status: $(head -c 300 "$work/err")"
         return
@@ -141,11 +143,13 @@ check_dump_pci() {
         "00:01.0 Unclassified device [00ff]: " "[1234:11e8] (rev 10) (edu0)" "(edu1)" \
         "Region 0: Memory at c0000000 (32-bit, non-prefetchable) [size=1M] [disabled]" \
         "Capabilities: [40] MSI: Enable- Count=1/1 Maskable- 64bit+" \
-        "QEMU PCI Test Device [1b36:0005]" "INTA -> GSI 19" "Capabilities: [100 v1] Device Serial Number" \
-        "MSI-X: Enable- Count=4 Masked- Vector table: BAR=0 offset=00000800"; do
+        "Device [1234:7e5d] (rev 00) (dma-testdev0)" "INTA -> GSI 19" "Capabilities: [100 v1] Device Serial Number" \
+        "MSI-X: Enable- Count=4 Masked- Vector table: BAR=0 offset=00000800" \
+        "Red Hat, Inc. QEMU PCI Test Device [1b36:0005] (rev 00) (pci-testdev0)" \
+        "Region 1: I/O ports at 1100 [size=256] [disabled]"; do
         grep -qF -- "$want" "$work/out" || { not_ok dump_pci "no '$want' in the listing"; return; }
     done
-    [ "$(grep -c '^00:' "$work/out")" = 4 ] || { not_ok dump_pci "not 4 functions"; return; }
+    [ "$(grep -c '^00:' "$work/out")" = 5 ] || { not_ok dump_pci "not 5 functions"; return; }
     ok dump_pci
 }
 

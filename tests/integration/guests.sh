@@ -19,6 +19,7 @@ TESTS+=(rtc rtcirq pmtimer s3 pctestdev memlow)
 TESTS+=(pci)
 TESTS+=(virtio virtio_iommu)
 TESTS+=(vfio_user vfio_user_iommu vfio_user_kill)
+TESTS+=(vtd pcitestdev)
 
 # A character device that this user can open read-write (as minivmm must).
 if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
@@ -406,14 +407,14 @@ check_memlow() {
 }
 
 # ---------------------------------------------------------------- pci
-# tests/guest/pci.c with --edu --pci-testdev: enumeration through 0xCF8 and
+# tests/guest/pci.c with --edu --test-device dma: enumeration through 0xCF8 and
 # ECAM, a moved BAR, edu DMA, the test device's DMA and bus-master fault, INTx,
 # MSI and MSI-X.
 check_pci() {
     status_is 1 || return 1
     local l
     for l in "pci: 00:00.0 1b36:0008 class 060000" "pci: 00:01.0 1234:11e8 class 00ff00" \
-             "pci: 00:02.0 1b36:0005 class 00ff00" \
+             "pci: 00:02.0 1234:7e5d class 00ff00" \
              "pci: edu BAR 0 moved from c0000000 to d0000000 (size 100000)" \
              "pci: edu DMA round trip of 100 bytes ok" \
              "pci: test device DMA ok; bus master off -> status 1" \
@@ -421,6 +422,34 @@ check_pci() {
              "pci: MSI-X -> vector 41 (pending while masked)" "pci: ok"; do
         has_line "$serial" "$l" || { why="no line '$l'"; return 1; }
     done
+}
+
+# ---------------------------------------------------------------- vtd
+# tests/guest/vtd.c with --iommu --edu --test-device dma: DMA through a mapped
+# page, faults after unmapping with register-based and queued invalidation and
+# on a read-only page (each fault record checked by the guest and logged by
+# minivmm), MSI and IOAPIC interrupts through remapping entries.
+check_vtd() {
+    status_is 1 || return 1
+    local l
+    for l in "vtd: test device and edu DMA through IOVA 0x10000 -> 0x400000 ok" \
+             "vtd: unmap + register invalidation: fault record 0 sid 00:02.0 addr 0x10000 reason 5 write, FSTS 0x2" \
+             "vtd: unmap + queued invalidation: fault record 1 sid 00:02.0 addr 0x10000 reason 6 read, FSTS 0x102" \
+             "vtd: write to a read-only mapping: fault record 2 sid 00:02.0 addr 0x11000 reason 5 write, FSTS 0x202" \
+             "vtd: edu MSI through IRTE 5 -> vector 0x50" "vtd: IOAPIC pin 4 through IRTE 6 -> vector 0x51" \
+             "vtd: compatibility-format MSI: fault record 3 sid 00:01.0 addr 0x0 reason 37 write, FSTS 0x302" \
+             "vtd: ok"; do
+        has_line "$serial" "$l" || { why="no line '$l'"; return 1; }
+    done
+    [ "$(grep -c 'vtd: fault reason' "$errf")" = 4 ] || { why="not 4 VT-d faults logged"; return 1; }
+}
+
+# ---------------------------------------------------------------- pcitestdev
+# tests/guest/pcitestdev.c with --test-device pci: QEMU's pci-testdev, every
+# test of both BARs (notify writes through KVM ioeventfds for the eventfd ones).
+check_pcitestdev() {
+    status_is 1 || return 1
+    has_line "$serial" "pcitestdev: ok" || { why="no 'pcitestdev: ok' line"; return 1; }
 }
 
 # ---------------------------------------------------------------- run
@@ -482,7 +511,15 @@ for t in "${TESTS[@]}"; do
         ;;
     pci)
         prereq "$t" "$gdir/pci.elf" || continue
-        run_guest "$t" "$gdir/pci.elf" --cpus boot=1 --memory size=64M --edu --pci-testdev
+        run_guest "$t" "$gdir/pci.elf" --cpus boot=1 --memory size=64M --edu --test-device dma
+        ;;
+    vtd)
+        prereq "$t" "$gdir/vtd.elf" || continue
+        run_guest "$t" "$gdir/vtd.elf" --cpus boot=1 --memory size=64M --iommu --edu --test-device dma
+        ;;
+    pcitestdev)
+        prereq "$t" "$gdir/$t.elf" || continue
+        run_guest "$t" "$gdir/$t.elf" --cpus boot=1 --memory size=64M --test-device pci
         ;;
     smp_*)
         smp_n=${t#smp_}

@@ -246,8 +246,13 @@ TEST(test_device_kinds)
                 "--test-device", "log=/tmp/a", "--test-device", "log=/tmp/b");
     CHECK_ERROR("--test-device pc given twice", "--kernel", kernel_path,
                 "--test-device", "pc", "--test-device", "pc");
-    CHECK(PARSE(&cfg, err, "--kernel", kernel_path, "--test-device", "pci") == OPTIONS_ERROR);
-    CHECK(strstr(err, "expected pc or log=PATH") != NULL);
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--test-device", "pci",
+                  "--test-device", "dma", "--test-device", "pc") == OPTIONS_RUN);
+    CHECK(cfg.pci_testdev && cfg.dma_testdev && cfg.pc_testdev);
+    CHECK_ERROR("--test-device dma given twice", "--kernel", kernel_path,
+                "--test-device", "dma", "--test-device", "pci", "--test-device", "dma");
+    CHECK(PARSE(&cfg, err, "--kernel", kernel_path, "--test-device", "pcie") == OPTIONS_ERROR);
+    CHECK(strstr(err, "expected pc, pci, dma or log=PATH") != NULL);
 }
 
 /* Giving a single-valued option twice is an error, not "the last one wins". */

@@ -9,7 +9,7 @@
 
 static bool setup(struct fake_vm *f)
 {
-    return pci_vm_init(f) && edu_init(&f->vm) == 0 && pci_testdev_init(&f->vm) == 0;
+    return pci_vm_init(f) && edu_init(&f->vm) == 0 && dma_testdev_init(&f->vm) == 0;
 }
 
 TEST(pci_enumerate_cf8_and_ecam_agree)
@@ -19,7 +19,7 @@ TEST(pci_enumerate_cf8_and_ecam_agree)
     struct vm *vm = &f.vm;
     CHECK_EQ(cf8_read(vm, 0, 0, 4), 0x00081b36);
     CHECK_EQ(cf8_read(vm, EDU, 0, 4), 0x11e81234);
-    CHECK_EQ(cf8_read(vm, TDEV, 0, 4), 0x00051b36);
+    CHECK_EQ(cf8_read(vm, TDEV, 0, 4), 0x7e5d1234);
     CHECK_EQ(cf8_read(vm, PCI_DEVFN(3, 0), 0, 4), 0xffffffff);
     CHECK_EQ(cf8_read(vm, PCI_DEVFN(1, 1), 0, 2), 0xffff);
     for (unsigned devfn = 0; devfn < 32 * 8; devfn++)

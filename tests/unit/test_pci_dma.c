@@ -11,7 +11,7 @@
 
 static PCIDevice *setup(struct fake_vm *f)
 {
-    if (!pci_vm_init(f) || pci_testdev_init(&f->vm) != 0)
+    if (!pci_vm_init(f) || dma_testdev_init(&f->vm) != 0)
         return NULL;
     cf8_write(&f->vm, TDEV, PCI_COMMAND, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 2);
     return pci_bus_device(pci_root_bus(&f->vm), TDEV);
@@ -274,7 +274,7 @@ static PCIDevice *setup_iommu(struct fake_vm *f, FakeIOMMU *io)
                        .ro_start = 0x8000, .ro_end = 0x9000 };
     io->mr = memory_region_new_iommu("fake-iommu", UINT64_MAX, &fake_ops, io);
     pci_bus_set_iommu(pci_root_bus(&f->vm), fake_dma_region, io);
-    if (pci_testdev_init(&f->vm) != 0)
+    if (dma_testdev_init(&f->vm) != 0)
         return NULL;
     cf8_write(&f->vm, TDEV, PCI_COMMAND, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 2);
     return pci_bus_device(pci_root_bus(&f->vm), TDEV);

@@ -21,7 +21,7 @@ typedef struct Ctx {
 static bool setup(Ctx *c, bool packed, bool event_idx)
 {
     memset(c, 0, sizeof(*c));
-    if (!pci_vm_init(&c->f) || pci_testdev_init(&c->f.vm) != 0)
+    if (!pci_vm_init(&c->f) || dma_testdev_init(&c->f.vm) != 0)
         return false;
     cf8_write(&c->f.vm, TDEV, PCI_COMMAND, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 2);
     c->d = pci_bus_device(pci_root_bus(&c->f.vm), TDEV);
