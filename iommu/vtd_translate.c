@@ -249,6 +249,7 @@ __attribute__((noinline)) static IOMMUTLBEntry translate_slow(VTDState *s, VTDAd
     VTDMsi msi = { 0 };
     uint16_t did = 0;
     bool is_write = access & IOMMU_WO;
+    __atomic_fetch_add(&s->iotlb_misses, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&s->lock);
     if (translate_locked(s, as, iova, &e, &did, &f, is_write)) {
         iotlb_insert(s, as->rid, did, iova, &e);
@@ -285,6 +286,7 @@ static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFla
     if (!(seq & 1) && page == ((iova & ~0xfffull) | 1) && sid == as->rid &&
         (perm & access) == access &&
         __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq) {
+        __atomic_fetch_add(&s->iotlb_hits, 1, __ATOMIC_RELAXED);
         return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~mask,
                                 .translated_addr = xlat, .addr_mask = mask,
                                 .perm = (IOMMUAccessFlags)perm };

@@ -47,6 +47,10 @@ void aml_name_decl(struct aml *a, const char *name);  /* Name (name, <the next o
 void aml_scope_begin(struct aml *a, const char *name);
 void aml_device_begin(struct aml *a, const char *name);
 void aml_package_begin(struct aml *a);
+/* Method (name, nargs) { ... } closed by aml_end; not serialized. */
+void aml_method_begin(struct aml *a, const char *name, unsigned nargs);
+/* Notify (name, value) */
+void aml_notify(struct aml *a, const char *name, uint8_t value);
 void aml_end(struct aml *a);
 
 /* Data objects. */
@@ -60,6 +64,8 @@ void aml_buffer(struct aml *a, const uint8_t *data, size_t len);
  * aml_resource_template, which appends the end tag and emits the Buffer. */
 void aml_res_io(struct aml *res, uint16_t base, uint8_t len);  /* fixed, 16-bit decode */
 void aml_res_irq(struct aml *res, unsigned irq);               /* ISA IRQ 0-15, edge, high */
+/* Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi } */
+void aml_res_interrupt_edge(struct aml *res, uint32_t gsi);
 void aml_resource_template(struct aml *a, struct aml *res);
 
 #endif
