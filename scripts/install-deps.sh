@@ -3,7 +3,7 @@
 # Safe to run repeatedly; does nothing when everything is present.
 # dpkg-dev, debhelper and lintian: tests/package.sh builds and checks the .deb.
 set -eu
-pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libpci-dev
+pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libjson-glib-dev libpci-dev
       binutils valgrind qemu-system-x86
       dpkg-dev debhelper lintian"
 if [ -f guest-images/deps.txt ]; then

@@ -15,9 +15,10 @@
 #include "vmm/options.h"
 #include "vmm/vm.h"
 
-/* A command fills `b` with its return value (one JSON value), or returns an
- * error message (g_strdup'ed) and leaves `b` alone. */
-typedef char *(*ApiCommandFn)(ApiContext *ctx, JsonObject *args, JsonBuilder *b);
+/* A command fills `b` with its return value (an object: json-glib's builder
+ * has no scalar roots; `ret` takes a scalar instead), or returns an error
+ * message (g_strdup'ed) and leaves both alone. */
+typedef char *(*ApiCommandFn)(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret);
 
 static char *reply_to_string(JsonNode *root)
 {
@@ -49,8 +50,9 @@ char *api_error_reply(const char *message)
 
 /* ---- commands ---- */
 
-static char *cmd_info(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
+static char *cmd_info(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
+    (void)ret;
     (void)args;
     struct vm *vm = ctx->vm;
     json_builder_begin_object(b);
@@ -79,7 +81,7 @@ static char *cmd_info(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
 }
 
 static char *dump_to_string(ApiContext *ctx, void (*dump)(void *, AddressSpace *const *, unsigned),
-                            JsonBuilder *b)
+                            JsonNode **ret)
 {
     char *text = NULL;
     size_t len = 0;
@@ -91,21 +93,23 @@ static char *dump_to_string(ApiContext *ctx, void (*dump)(void *, AddressSpace *
     dump(out, spaces, 2);
     memory_bql_unlock();
     fclose(out);
-    json_builder_add_string_value(b, text);
+    *ret = json_node_init_string(json_node_alloc(), text);
     free(text);
     return NULL;
 }
 
-static char *cmd_mtree(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
+static char *cmd_mtree(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
     (void)args;
-    return dump_to_string(ctx, memory_dump_regions, b);
+    (void)b;
+    return dump_to_string(ctx, memory_dump_regions, ret);
 }
 
-static char *cmd_flatview(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
+static char *cmd_flatview(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
     (void)args;
-    return dump_to_string(ctx, memory_dump_flatviews, b);
+    (void)b;
+    return dump_to_string(ctx, memory_dump_flatviews, ret);
 }
 
 static void add_bool(JsonBuilder *b, const char *name, bool v)
@@ -120,8 +124,9 @@ static void add_int(JsonBuilder *b, const char *name, uint64_t v)
     json_builder_add_int_value(b, (gint64)v);
 }
 
-static char *cmd_iommu(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
+static char *cmd_iommu(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
+    (void)ret;
     (void)args;
     Device *dev = vm_find_device(ctx->vm, "vtd");
     if (!dev)
@@ -154,8 +159,9 @@ static bool get_uint(JsonObject *args, const char *name, uint64_t *out)
     return true;
 }
 
-static char *cmd_xp(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
+static char *cmd_xp(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
+    (void)ret;
     uint64_t addr, size;
     if (!get_uint(args, "address", &addr) || !get_uint(args, "size", &size))
         return g_strdup("xp needs arguments {\"address\": N, \"size\": N} (non-negative integers)");
@@ -187,8 +193,9 @@ static void empty_return(JsonBuilder *b)
     json_builder_end_object(b);
 }
 
-static char *cmd_pause(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
+static char *cmd_pause(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
+    (void)ret;
     (void)args;
     if (ctx->paused)
         return g_strdup("already paused");
@@ -198,8 +205,9 @@ static char *cmd_pause(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
     return NULL;
 }
 
-static char *cmd_resume(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
+static char *cmd_resume(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
+    (void)ret;
     (void)args;
     if (!ctx->paused)
         return g_strdup("not paused");
@@ -209,8 +217,9 @@ static char *cmd_resume(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
     return NULL;
 }
 
-static char *cmd_powerdown(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
+static char *cmd_powerdown(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
+    (void)ret;
     (void)args;
     if (acpi_power_button(ctx->vm))
         return g_strdup("the machine has no ACPI power button");
@@ -218,8 +227,9 @@ static char *cmd_powerdown(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
     return NULL;
 }
 
-static char *cmd_quit(ApiContext *ctx, JsonObject *args, JsonBuilder *b)
+static char *cmd_quit(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
+    (void)ret;
     (void)args;
     vm_request_exit(ctx->vm, EXIT_POWEROFF);
     empty_return(b);
@@ -254,8 +264,8 @@ static char *run_request(ApiContext *ctx, JsonNode *root, JsonNode **ret)
         if (strcmp(commands[i].name, name))
             continue;
         JsonBuilder *b = json_builder_new();
-        char *err = commands[i].fn(ctx, args, b);
-        if (!err)
+        char *err = commands[i].fn(ctx, args, b, ret);
+        if (!err && !*ret)
             *ret = json_builder_get_root(b);
         g_object_unref(b);
         return err;

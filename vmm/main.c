@@ -78,8 +78,9 @@ static int run_guest(struct vm *vm, const struct vm_config *cfg, ApiServer **api
     struct boot_regs regs = { 0 };
     if (loader_load(vm, cfg, &regs))
         return EXIT_USAGE;
+    /* A path in the way is the user's to fix: a usage error. */
     if (cfg->api_socket && !(*api = api_server_start(vm, cfg->api_socket)))
-        return EXIT_HOST_ERROR;
+        return EXIT_USAGE;
     vm_start_vcpus(vm, &regs);
     seccomp_apply_thread(SECCOMP_THREAD_MAIN, "main");
     int status = vm_wait_for_exit(vm);

@@ -8,7 +8,8 @@
  *   futexes under mutexes and condition variables, clock_gettime when the vDSO
  *   falls back, signal return) and what logging and exiting need; tgkill kicks
  *   vCPUs (vm_request_exit may run anywhere); membarrier and sched_yield are
- *   liburcu-bp's grace periods; TCSETS puts the terminal back on every way out.
+ *   liburcu-bp's grace periods; TCSETS puts the terminal back on every way out;
+ *   getpeername is GLib's g_log checking for journald on stderr.
  * - device work: threads that run device models under the big lock raise
  *   interrupts, change memory maps (memfd-backed ROM images) and may wake the
  *   guest from S3 (vCPU registers), all through the ioctls listed.
@@ -39,7 +40,9 @@ static const int base_calls[] = {
     SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
     SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(getpid), SCMP_SYS(gettid),
     SCMP_SYS(tgkill), SCMP_SYS(sched_yield), SCMP_SYS(membarrier), SCMP_SYS(getrandom),
-    SCMP_SYS(ioctl), END,
+    SCMP_SYS(ioctl),
+    /* GLib's log writer asks whether stderr is the journal's socket */
+    SCMP_SYS(getpeername), END,
 };
 /* Device models: eventfds of I/O threads, ROM images (memfd), test-device log. */
 static const int device_calls[] = {
