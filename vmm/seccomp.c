@@ -50,8 +50,10 @@ static const int device_calls[] = {
     SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(lseek), END,
 };
 static const int main_calls[] = {
-    /* teardown: joins, fds, final serial flush, removing the API socket */
+    /* teardown: joins, fds, final serial flush, last API replies, removing the
+     * API socket */
     SCMP_SYS(close), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(read), SCMP_SYS(unlink),
+    SCMP_SYS(sendto),
     SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(rt_sigaction), SCMP_SYS(fstat),
     SCMP_SYS(newfstatat), SCMP_SYS(lseek), END,
 };

@@ -28,3 +28,4 @@ BENCH_BINS += $(BUILD)/bench/first.elf
 
 bench: $(BUILD)/minivmm $(BENCH_BINS) guest-images
 	@tests/bench/run.sh $(BUILD)
+	@tests/bench/overhead.sh $(BUILD)
