@@ -72,7 +72,7 @@ static const int api_calls[] = {
  * leak check at exit, which stops the world from a ptrace-ing clone. */
 static const int sanitizer_calls[] = {
     SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(read), SCMP_SYS(close), SCMP_SYS(readlink),
-    SCMP_SYS(getdents64), SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(ptrace),
+    SCMP_SYS(getdents), SCMP_SYS(getdents64), SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(ptrace),
     SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction),
     SCMP_SYS(getrlimit), SCMP_SYS(prlimit64), SCMP_SYS(sched_getaffinity), SCMP_SYS(fstat),
     SCMP_SYS(newfstatat), SCMP_SYS(pipe2), SCMP_SYS(kill), SCMP_SYS(getppid),
