@@ -11,7 +11,7 @@ ctl=$build/minivmm-ctl
 elf=$build/guest/idle.elf
 TESTS=(api_socket_mode api_info api_mtree api_flatview api_iommu api_xp api_pause_resume
        api_errors api_oversized api_flood api_powerdown api_quit api_stale_socket
-       api_not_a_socket sigterm_stop seccomp_kills seccomp_false seccomp_log)
+       api_not_a_socket sigterm_stop terminal_ctrl_a_x seccomp_kills seccomp_false seccomp_log)
 
 if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
     echo "SKIP: /dev/kvm not available — control socket tests not run"
@@ -192,6 +192,17 @@ if start_idle; then
     fi
 else
     not_ok sigterm_stop "idle did not start"
+fi
+
+# The terminal path under seccomp: raw mode on a pty, input read by the serial
+# I/O thread, Ctrl-A x ends minivmm with 0 and the terminal is restored.
+(sleep 1.5; printf 'ab\001x') | timeout 20 script -qec \
+    "$vmm --kernel $elf --cmdline tty 2>$work/stderr" /dev/null >"$work/tty.out"
+status=$?
+if [ "$status" = 0 ] && grep -aq '^idle: counter at' "$work/tty.out"; then
+    ok terminal_ctrl_a_x
+else
+    not_ok terminal_ctrl_a_x "status $status"
 fi
 
 # Seccomp: the vCPU thread's forbidden call ends minivmm with 12 and a message.
