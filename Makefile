@@ -85,6 +85,7 @@ MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/minivmm
 install: $(BUILD)/minivmm $(BUILD)/minivmm-ctl
 	install -D -m 0755 $(BUILD)/minivmm $(DESTDIR)$(BINDIR)/minivmm
+	install -D -m 0755 $(BUILD)/minivmm-ctl $(DESTDIR)$(BINDIR)/minivmm-ctl
 	install -D -m 0644 doc/minivmm.1 $(DESTDIR)$(MANDIR)/man1/minivmm.1
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
