@@ -174,9 +174,10 @@ static void sigsys_handler(int sig, siginfo_t *info, void *uctx)
     int nr = info->si_syscall;
     terminal_restore();
     put("minivmm: seccomp: the ");
-    put(thread_kind_name ? thread_kind_name : "unconfined");
+    /* No kind: a thread that inherited its creator's filter without its own. */
+    put(thread_kind_name ? thread_kind_name : "unregistered");
     put(" thread (");
-    put(thread_name);
+    put(thread_name[0] ? thread_name : "?");
     put(") made a forbidden system call: ");
     put(nr >= 0 && nr < NR_SYSCALLS && syscall_names[nr][0] ? syscall_names[nr] : "?");
     put(" (");
