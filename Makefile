@@ -3,7 +3,7 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := glib-2.0 liburcu-bp libpci
+PKGS    := glib-2.0 liburcu-bp libpci json-glib-1.0 libseccomp
 CFLAGS  ?= -O2 -g
 # Kept apart from CFLAGS so `make CFLAGS=...` (the sanitizer build) keeps them.
 ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -iquote . -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
@@ -18,7 +18,7 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check test test-unit test-sanitize test-package bench clean install uninstall FORCE
-all: $(BUILD)/minivmm
+all: $(BUILD)/minivmm $(BUILD)/minivmm-ctl
 
 # `minivmm --version` names the source revision: git describe of this checkout,
 # left out when the tree is not one (a release tarball, a .deb build from one).
@@ -45,6 +45,10 @@ $(BUILD)/libminivmm.a: $(LIB_OBJS)
 $(BUILD)/minivmm: $(BUILD)/vmm/main.o $(BUILD)/libminivmm.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The control socket's client: plain libc, no libraries.
+$(BUILD)/minivmm-ctl: $(BUILD)/ctl/minivmm-ctl.o
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)/libminivmm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -58,7 +62,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/harness.o $(BUILD)
 
 # Unit tests print "N passed, N failed" each; tests/run-all sums them with the
 # integration tests into the closing line.
-test: $(BUILD)/minivmm $(UNIT_BINS) $(TEST_DEPS)
+test: $(BUILD)/minivmm $(BUILD)/minivmm-ctl $(UNIT_BINS) $(TEST_DEPS)
 	@tests/run-all $(BUILD) $(UNIT_BINS)
 
 test-unit: $(UNIT_BINS)
@@ -82,13 +86,15 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/minivmm
-install: $(BUILD)/minivmm
+install: $(BUILD)/minivmm $(BUILD)/minivmm-ctl
 	install -D -m 0755 $(BUILD)/minivmm $(DESTDIR)$(BINDIR)/minivmm
+	install -D -m 0755 $(BUILD)/minivmm-ctl $(DESTDIR)$(BINDIR)/minivmm-ctl
 	install -D -m 0644 doc/minivmm.1 $(DESTDIR)$(MANDIR)/man1/minivmm.1
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/minivmm $(DESTDIR)$(MANDIR)/man1/minivmm.1 \
+	rm -f $(DESTDIR)$(BINDIR)/minivmm $(DESTDIR)$(BINDIR)/minivmm-ctl \
+		$(DESTDIR)$(MANDIR)/man1/minivmm.1 \
 		$(DESTDIR)$(DOCDIR)/README.md
 	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 

@@ -112,6 +112,15 @@ void acpi_pm_wake(struct vm *vm)
         memory_bql_unlock();
 }
 
+int acpi_power_button(struct vm *vm)
+{
+    if (!vm_find_device(vm, "acpi-pm"))
+        return -1;
+    vm_set_irq_line(vm, ACPI_GED_GSI, true);
+    vm_set_irq_line(vm, ACPI_GED_GSI, false);
+    return 0;
+}
+
 static void sleep_control_write(ACPIPMState *s, uint8_t val)
 {
     uint8_t type = (val & ACPI_SLEEP_TYPE_MASK) >> ACPI_SLEEP_TYPE_SHIFT;

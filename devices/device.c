@@ -63,6 +63,13 @@ void vm_devices_reset(struct vm *vm)
             d->cls->reset(d);
 }
 
+void vm_devices_flush(struct vm *vm)
+{
+    for (Device *d = vm->devices; d; d = d->next)
+        if (d->realized && d->cls->flush)
+            d->cls->flush(d);
+}
+
 static void device_free(Device *dev)
 {
     /* A failed realize may have taken part of its resources: unrealize tidies. */

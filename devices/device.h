@@ -26,6 +26,11 @@ typedef struct DeviceClass {
     int (*realize)(Device *dev);
     /* Power-on register state (optional); also what a guest reset does. */
     void (*reset)(Device *dev);
+    /* Finishes I/O the guest has started (optional): queued output written,
+     * later disk writes completed and synced. Called by vm_devices_flush on a
+     * clean stop, once the vCPUs have stopped and before any unrealize,
+     * without the big lock; bounded in time. */
+    void (*flush)(Device *dev);
     /* Releases what realize took (optional). Called once the vCPUs have
      * stopped, without the big lock; must never block for good. */
     void (*unrealize)(Device *dev);
@@ -48,6 +53,8 @@ int device_realize(Device *dev);
 Device *vm_find_device(struct vm *vm, const char *id);
 /* cls->reset of every realized device, in creation order. */
 void vm_devices_reset(struct vm *vm);
+/* cls->flush of every realized device, in creation order. */
+void vm_devices_flush(struct vm *vm);
 /* Unrealizes and frees every device, newest first. */
 void vm_devices_destroy(struct vm *vm);
 

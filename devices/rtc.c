@@ -17,6 +17,7 @@
 #include "util/log.h"
 #include "vmm/acpi.h"
 #include "vmm/layout.h"
+#include "vmm/seccomp.h"
 
 /* CMOS bytes PC firmware leaves for the OS (as QEMU and SeaBIOS use them). */
 #define CMOS_BASE_MEM_KB     0x15   /* 16-bit: KiB below 640 KiB */
@@ -141,6 +142,7 @@ static const MemoryRegionOps rtc_ops = {
 static void *rtc_timer_thread(void *opaque)
 {
     RTCState *s = opaque;
+    seccomp_apply_thread(SECCOMP_THREAD_RTC_TIMER, "rtc-timer");
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         int64_t now = host_now_ns();

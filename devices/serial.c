@@ -352,6 +352,11 @@ static int serial_realize(Device *dev)
     return devices_map_region(dev, &s->maps, dev->vm->sysio, s->base, mr);
 }
 
+static void serial_flush(Device *dev)
+{
+    serial_io_flush(DEVICE_CAST(SerialState, dev));
+}
+
 static void serial_unrealize(Device *dev)
 {
     SerialState *s = DEVICE_CAST(SerialState, dev);
@@ -366,6 +371,7 @@ static const DeviceClass serial_class = {
     .instance_size = sizeof(SerialState),
     .realize = serial_realize,
     .reset = serial_reset,
+    .flush = serial_flush,
     .unrealize = serial_unrealize,
 };
 

@@ -69,5 +69,8 @@ int serial_io_start(SerialState *s);
  * (reporting what it drops), closes the output, restores the terminal. Called
  * once the vCPUs have stopped, without the big lock. */
 void serial_io_stop(SerialState *s);
+/* The clean-stop flush: ends the I/O thread and writes what is queued (within
+ * 1 s); serial_io_stop does it too and then releases the rest. */
+void serial_io_flush(SerialState *s);
 
 #endif

@@ -31,6 +31,7 @@
 #include "devices/devices.h"
 #include "devices/serial.h"
 #include "util/log.h"
+#include "vmm/seccomp.h"
 
 #define OUT_FLUSH_NS     10000000ull   /* 10 ms */
 #define OUT_CHUNK        PIPE_BUF      /* a write of this much after POLLOUT does not block */
@@ -191,6 +192,7 @@ static void read_terminal(SerialState *s)
 static void *serial_io_thread(void *opaque)
 {
     SerialState *s = opaque;
+    seccomp_apply_thread(SECCOMP_THREAD_SERIAL_IO, s->dev.id);
     while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
         memory_bql_lock();
         uint64_t now = now_ns();
@@ -289,7 +291,7 @@ static void final_flush(SerialState *s)
     s->out_len = 0;
 }
 
-void serial_io_stop(SerialState *s)
+void serial_io_flush(SerialState *s)
 {
     if (s->thread_started) {
         __atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE);
@@ -298,6 +300,11 @@ void serial_io_stop(SerialState *s)
         s->thread_started = false;
     }
     final_flush(s);
+}
+
+void serial_io_stop(SerialState *s)
+{
+    serial_io_flush(s);
     if (s->out_fd_owned && s->out_fd >= 0)
         close(s->out_fd);
     s->out_fd = -1;

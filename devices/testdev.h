@@ -31,6 +31,9 @@
 #define TESTDEV_CMD_ROM_SWAP 3   /* hand the ROM device a new backing (image 2) */
 #define TESTDEV_CMD_STALL    4   /* a stuck device: the op returns after 60 s, holding
                                     the big lock all along (teardown tests) */
+#define TESTDEV_CMD_FORBIDDEN_SYSCALL 5 /* the vCPU thread calls uname(2), which no
+                                    seccomp filter allows; logs "syscall returned"
+                                    if it comes back (--seccomp false or log) */
 
 /* ROM device: 64 KiB at LAYOUT_TESTDEV_ROM, starting in romd mode with image 1.
  * Image n holds, at offset 0, x86 code `mov eax, TESTDEV_ROM_MAGIC(n); ret`

@@ -380,3 +380,19 @@ VTDState *vtd_create(struct vm *vm, const VTDConfig *cfg)
         return NULL;
     return s;
 }
+
+void vtd_get_info(VTDState *s, VTDInfo *info)
+{
+    pthread_mutex_lock(&s->lock);
+    *info = (VTDInfo){
+        .translation = s->gsts & VTD_GCMD_TE,
+        .intremap = s->gsts & VTD_GCMD_IRE,
+        .queued_inval = s->gsts & VTD_GCMD_QIE,
+        .root_table = s->rtaddr_latched,
+        .iotlb_hits = __atomic_load_n(&s->iotlb_hits, __ATOMIC_RELAXED),
+        .iotlb_misses = __atomic_load_n(&s->iotlb_misses, __ATOMIC_RELAXED),
+        .faults = __atomic_load_n(&s->faults, __ATOMIC_RELAXED),
+        .fault_status = s->fsts,
+    };
+    pthread_mutex_unlock(&s->lock);
+}

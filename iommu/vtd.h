@@ -36,4 +36,16 @@ VTDState *vtd_create(struct vm *vm, const VTDConfig *cfg);
  * unit (callers take their own reference if they keep it). Big lock held. */
 MemoryRegion *vtd_dma_region(void *vtd, uint16_t rid);
 
+/* The unit's state for the control socket's `iommu` command. */
+typedef struct VTDInfo {
+    bool translation;        /* GSTS.TES */
+    bool intremap;           /* GSTS.IRES */
+    bool queued_inval;       /* GSTS.QIES */
+    uint64_t root_table;     /* RTADDR in use (latched by SRTP) */
+    uint64_t iotlb_hits, iotlb_misses;
+    uint64_t faults;         /* every fault recorded or not (overflow) */
+    uint32_t fault_status;   /* FSTS */
+} VTDInfo;
+void vtd_get_info(VTDState *s, VTDInfo *info);
+
 #endif

@@ -66,6 +66,7 @@ void vtd_record_fault(VTDState *s, uint16_t sid, uint64_t addr, uint8_t reason,
     log_guest_error("vtd: fault reason 0x%x, source %02x:%02x.%x, address 0x%llx (%s)",
                     reason, sid >> 8, (sid >> 3) & 0x1f, sid & 7, (unsigned long long)addr,
                     is_write ? "write" : "read");
+    __atomic_fetch_add(&s->faults, 1, __ATOMIC_RELAXED);
     if (s->fsts & VTD_FSTS_PFO)
         return;
     VTDFaultRecord *r = &s->frcd[s->next_frcd];

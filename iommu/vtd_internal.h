@@ -132,6 +132,8 @@ struct VTDState {
     /* IOTLB: readers may look without the lock under this sequence count */
     unsigned iotlb_seq;
     VTDIOTLBEntry iotlb[VTD_IOTLB_SIZE];
+    /* counters for the control socket (atomic, relaxed) */
+    uint64_t iotlb_hits, iotlb_misses, faults;
     /* regions per requester: spaces[bus][devfn], made under the big lock */
     VTDAddressSpace **spaces[256];
     InterruptRemapper ir;

@@ -238,6 +238,7 @@ __attribute__((noinline, cold)) static IOMMUTLBEntry translate_slow(MemoryRegion
 {
     VTDAddressSpace *as = mr->opaque;
     VTDState *s = as->s;
+    __atomic_fetch_add(&s->iotlb_misses, 1, __ATOMIC_RELAXED);
     /* Translation off, or pass-through: system memory as it is. */
     VTDLeaf leaf = { .xlat = iova & ~0xfffull, .mask = 0xfff, .perm = IOMMU_RW };
     if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE))
@@ -297,10 +298,12 @@ static IOMMUTLBEntry vtd_translate(MemoryRegion *mr, hwaddr iova, IOMMUAccessFla
         /* This requester's entry, granting `access`: one compare. */
         uint64_t want = (uint64_t)rid << 48 | access;
         if ((data & (0xffffull << 48 | access)) == want && !(seq & 1) &&
-            __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq)
+            __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED) == seq) {
+            __atomic_fetch_add(&s->iotlb_hits, 1, __ATOMIC_RELAXED);
             return (IOMMUTLBEntry){ .target_as = s->as_mem, .iova = iova & ~mask,
                                     .translated_addr = data & PTE_ADDR, .addr_mask = mask,
                                     .perm = (IOMMUAccessFlags)(data & IOMMU_RW) };
+        }
     }
     return translate_slow(mr, iova, access, record_fault);
 }

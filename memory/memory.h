@@ -307,5 +307,8 @@ bool memory_bql_locked(void);   /* by the calling thread */
 /* Debug output like QEMU's `info mtree`: the tree, then each address space's flat
  * view. Writes to `out` (a FILE *). */
 void memory_dump_mtree(void *out, AddressSpace *const *spaces, unsigned nr_spaces);
+/* Its two halves: the region trees (big lock held), and the flat views. */
+void memory_dump_regions(void *out, AddressSpace *const *spaces, unsigned nr_spaces);
+void memory_dump_flatviews(void *out, AddressSpace *const *spaces, unsigned nr_spaces);
 
 #endif

@@ -71,7 +71,7 @@ static void print_flatview(FILE *out, const AddressSpace *as, const FlatView *fv
     }
 }
 
-void memory_dump_mtree(void *out_file, AddressSpace *const *spaces, unsigned nr_spaces)
+void memory_dump_regions(void *out_file, AddressSpace *const *spaces, unsigned nr_spaces)
 {
     FILE *out = out_file;
     for (unsigned i = 0; i < nr_spaces; i++) {
@@ -81,6 +81,17 @@ void memory_dump_mtree(void *out_file, AddressSpace *const *spaces, unsigned nr_
             print_region(out, as->root, 0, 0);
         fputc('\n', out);
     }
+}
+
+void memory_dump_mtree(void *out_file, AddressSpace *const *spaces, unsigned nr_spaces)
+{
+    memory_dump_regions(out_file, spaces, nr_spaces);
+    memory_dump_flatviews(out_file, spaces, nr_spaces);
+}
+
+void memory_dump_flatviews(void *out_file, AddressSpace *const *spaces, unsigned nr_spaces)
+{
+    FILE *out = out_file;
     rcu_read_lock();
     for (unsigned i = 0; i < nr_spaces; i++) {
         print_flatview(out, spaces[i], rcu_dereference(spaces[i]->current));

@@ -4,7 +4,7 @@
 # dpkg-dev, debhelper and lintian: tests/package.sh builds and checks the .deb.
 set -eu
 # clang: the libFuzzer targets (make fuzz); pci.ids: device names for --dump-pci.
-pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libpci-dev
+pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libjson-glib-dev libpci-dev
       binutils valgrind qemu-system-x86 clang pci.ids
       dpkg-dev debhelper lintian"
 if [ -f guest-images/deps.txt ]; then

@@ -118,7 +118,7 @@ for prefix in /usr/local /opt/minivmm; do
     rm -rf "$dest"
     make -s -C "$src" install DESTDIR="$dest" PREFIX="$prefix" >"$work/install.log" 2>&1
     got=$(cd "$dest" 2>/dev/null && find . -type f | sort | tr '\n' ' ')
-    want="./${prefix#/}/bin/minivmm ./${prefix#/}/share/doc/minivmm/README.md ./${prefix#/}/share/man/man1/minivmm.1 "
+    want="./${prefix#/}/bin/minivmm ./${prefix#/}/bin/minivmm-ctl ./${prefix#/}/share/doc/minivmm/README.md ./${prefix#/}/share/man/man1/minivmm.1 "
     if [ "$got" = "$want" ] && [ -x "$dest$prefix/bin/minivmm" ]; then
         make -s -C "$src" uninstall DESTDIR="$dest" PREFIX="$prefix" >>"$work/install.log" 2>&1
         left=$(find "$dest" -type f | tr '\n' ' ')

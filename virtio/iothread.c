@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 
 #include "util/log.h"
+#include "vmm/seccomp.h"
 #include "virtio/virtio.h"
 #include "vmm/vm.h"
 
@@ -74,6 +75,7 @@ void virtio_ioeventfds_uninit(VirtIODevice *vdev)
 static void *iothread_main(void *opaque)
 {
     VirtIODevice *vdev = opaque;
+    seccomp_apply_thread(SECCOMP_THREAD_VIRTIO_IO, vdev->pci.dev.id);
     unsigned n = vdev->ops->nr_queues;
     struct pollfd fds[VIRTIO_MAX_QUEUES + 1];
     for (unsigned q = 0; q < n; q++)

@@ -4,8 +4,8 @@
  * aligned and in this order:
  *     +0x0  RSDP  (revision 2: RSDT and XSDT addresses, both checksums)
  *     +0x40 FACS  (64-byte aligned: the waking vectors for S3)
- *           DSDT  (AML: \_SB.COM1, \_SB.RTC, \_SB.PCI0 and \_SB.RES0 with a PCI
- *                 host, \_S3_, \_S5_)
+ *           DSDT  (AML: \_SB.COM1, \_SB.RTC, \_SB.GED0 + PWRB, \_SB.PCI0 and
+ *                 \_SB.RES0 with a PCI host, \_S3_, \_S5_)
  *           FADT  (revision 6.4, hardware-reduced, PM timer, century 0x32)
  *           MADT  (one local APIC per vCPU, the IOAPIC, IRQ0 -> GSI2)
  *           MCFG  (with a PCI host: its ECAM window)
@@ -286,6 +286,37 @@ static void dsdt_sleep_state(struct aml *a, const char *name, unsigned type)
     aml_end(a);
 }
 
+/* The power button of a hardware-reduced machine (as QEMU's microvm): a
+ * Generic Event Device whose one interrupt means "power button pressed"; its
+ * _EVT notifies the PNP0C0C device, which Linux's button driver turns into
+ * KEY_POWER (acpid or systemd-logind then shut the guest down). */
+static void dsdt_power_button(struct aml *a)
+{
+    struct aml crs;
+    aml_init(&crs);
+    aml_res_interrupt_edge(&crs, ACPI_GED_GSI);
+
+    aml_device_begin(a, "GED0");
+    aml_name_decl(a, "_HID");
+    aml_string(a, "ACPI0013");
+    aml_name_decl(a, "_UID");
+    aml_integer(a, 0);
+    aml_name_decl(a, "_CRS");
+    aml_resource_template(a, &crs);
+    aml_method_begin(a, "_EVT", 1);
+    aml_notify(a, "\\_SB_.PWRB", 0x80);
+    aml_end(a);
+    aml_end(a);
+    aml_free(&crs);
+
+    aml_device_begin(a, "PWRB");
+    aml_name_decl(a, "_HID");
+    aml_eisa_id(a, "PNP0C0C");
+    aml_name_decl(a, "_UID");
+    aml_integer(a, 0);
+    aml_end(a);
+}
+
 /* The DSDT's definition block. Devices go into \_SB one emitter each (the PCI
  * host bridge, PNP0A08, joins COM1 here). */
 static void dsdt_body(struct aml *a, const struct vm *vm)
@@ -293,6 +324,7 @@ static void dsdt_body(struct aml *a, const struct vm *vm)
     aml_scope_begin(a, "\\_SB_");
     dsdt_com1(a);
     dsdt_rtc(a);
+    dsdt_power_button(a);
     if (vm->pci)
         dsdt_pci0(a, vm);
     aml_end(a);

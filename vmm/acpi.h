@@ -47,6 +47,9 @@
 /* The byte that resets the machine when written to the reset register. */
 #define ACPI_PM_RESET_VALUE         0x06
 
+/* The Generic Event Device's interrupt (edge, active high): the power button. */
+#define ACPI_GED_GSI                10
+
 /* Builds the tables into guest RAM at LAYOUT_ACPI and registers the power-
  * management device. Call before the kernel loader (it looks for "RSD PTR ").
  * Returns -1 with an error logged on failure. */
@@ -59,5 +62,8 @@ int acpi_pm_init(struct vm *vm);
  * waking vector in real mode, RAM untouched; one entering S3 right now wakes
  * as soon as it is in. Nothing otherwise. Any thread; never blocks for long. */
 void acpi_pm_wake(struct vm *vm);
+/* Presses the power button: one edge on ACPI_GED_GSI. Any thread. 0, or -1
+ * when the machine has no ACPI (no "acpi-pm" device). */
+int acpi_power_button(struct vm *vm);
 
 #endif

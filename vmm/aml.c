@@ -25,6 +25,8 @@ enum {
     AML_MULTI_NAME_PREFIX = 0x2f,
     AML_EXT_OP_PREFIX = 0x5b,
     AML_ROOT_CHAR = 0x5c,
+    AML_METHOD_OP = 0x14,
+    AML_NOTIFY_OP = 0x86,
     AML_DEVICE_OP = 0x82,     /* after AML_EXT_OP_PREFIX */
 };
 
@@ -33,6 +35,9 @@ enum {
 #define RES_IRQ        RES_SMALL(0x04, 2)  /* IRQ mask only: edge, active high, exclusive */
 #define RES_IO         RES_SMALL(0x08, 7)
 #define RES_END_TAG    RES_SMALL(0x0f, 1)
+#define RES_EXT_IRQ    0x89                /* large item 0x09: extended interrupt */
+#define RES_EXT_IRQ_CONSUMER 0x01
+#define RES_EXT_IRQ_EDGE     0x02
 #define RES_IO_DECODE16 0x01
 
 #define AML_MAX_NAME_SEGS 16
@@ -211,6 +216,29 @@ void aml_device_begin(struct aml *a, const char *name)
     emit_byte(a, AML_DEVICE_OP);
     open_frame(a, AML_DEVICE_OP);
     emit_name(a, name);
+}
+
+void aml_method_begin(struct aml *a, const char *name, unsigned nargs)
+{
+    if (!in_term_list(a, "Method"))
+        return;
+    if (nargs > 7) {
+        fail(a, "Method with %u arguments", nargs);
+        return;
+    }
+    emit_byte(a, AML_METHOD_OP);
+    open_frame(a, AML_METHOD_OP);
+    emit_name(a, name);
+    emit_byte(a, (uint8_t)nargs);   /* MethodFlags: ArgCount, not serialized, SyncLevel 0 */
+}
+
+void aml_notify(struct aml *a, const char *name, uint8_t value)
+{
+    if (!in_term_list(a, "Notify"))
+        return;
+    emit_byte(a, AML_NOTIFY_OP);
+    emit_name(a, name);
+    aml_integer(a, value);
 }
 
 void aml_package_begin(struct aml *a)
@@ -428,6 +456,14 @@ void aml_res_memory32_fixed(struct aml *res, uint32_t base, uint32_t len)
     emit_byte(res, 1);                /* read-write */
     emit_le(res, base, 4);
     emit_le(res, len, 4);
+}
+
+void aml_res_interrupt_edge(struct aml *res, uint32_t gsi)
+{
+    uint8_t d[9] = { RES_EXT_IRQ, 6, 0, RES_EXT_IRQ_CONSUMER | RES_EXT_IRQ_EDGE, 1,
+                     (uint8_t)gsi, (uint8_t)(gsi >> 8), (uint8_t)(gsi >> 16),
+                     (uint8_t)(gsi >> 24) };
+    emit(res, d, sizeof(d));
 }
 
 void aml_resource_template(struct aml *a, struct aml *res)

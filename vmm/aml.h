@@ -47,6 +47,10 @@ void aml_name_decl(struct aml *a, const char *name);  /* Name (name, <the next o
 void aml_scope_begin(struct aml *a, const char *name);
 void aml_device_begin(struct aml *a, const char *name);
 void aml_package_begin(struct aml *a);
+/* Method (name, nargs) { ... } closed by aml_end; not serialized. */
+void aml_method_begin(struct aml *a, const char *name, unsigned nargs);
+/* Notify (name, value) */
+void aml_notify(struct aml *a, const char *name, uint8_t value);
 void aml_end(struct aml *a);
 
 /* Data objects. */
@@ -69,6 +73,8 @@ void aml_res_dword_memory(struct aml *res, uint32_t min, uint32_t max, bool pref
 void aml_res_qword_memory(struct aml *res, uint64_t min, uint64_t max, bool prefetchable);
 /* Memory32Fixed (read-write): a range a device consumes. */
 void aml_res_memory32_fixed(struct aml *res, uint32_t base, uint32_t len);
+/* Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi } */
+void aml_res_interrupt_edge(struct aml *res, uint32_t gsi);
 void aml_resource_template(struct aml *a, struct aml *res);
 
 #endif

@@ -176,7 +176,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
     pthread_mutex_init(&vm->pause_lock, NULL);
     pthread_cond_init(&vm->pause_cond, NULL);
     pthread_mutex_init(&vm->exit_lock, NULL);
-    pthread_cond_init(&vm->exit_cond, NULL);
+    sem_init(&vm->exit_sem, 0, 0);
 
     /* --dump-mtree shows the machine's tree, which needs no KVM. */
     int r;

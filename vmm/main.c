@@ -1,5 +1,6 @@
 /* minivmm: parse the command line, build the machine, run it, exit with the
  * guest's status. stdout belongs to the guest's serial console. */
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -15,9 +16,11 @@
 #include "virtio/options.h"
 #include "virtio/virtio.h"
 #include "vmm/acpi.h"
+#include "vmm/api.h"
 #include "vmm/loader.h"
 #include "vmm/mptable.h"
 #include "vmm/options.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 /* The Makefile passes `git describe` of the source tree; empty outside a checkout. */
@@ -136,11 +139,52 @@ static void dump_mtree(struct vm *vm)
     fflush(stdout);
 }
 
+/* SIGTERM, SIGINT and SIGHUP stop the VM cleanly (EXIT_SIGNAL): the handler
+ * only notes the signal and wakes vm_wait_for_exit, which does the rest. */
+static struct vm *signal_vm;
+
+static void stop_signal_handler(int sig)
+{
+    signal_vm->stop_signal = sig;
+    sem_post(&signal_vm->exit_sem);
+}
+
+static void install_stop_signals(struct vm *vm)
+{
+    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+    signal_vm = vm;
+    struct sigaction sa = { .sa_handler = stop_signal_handler, .sa_flags = SA_RESTART };
+    sigemptyset(&sa.sa_mask);
+    for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+/* Starts the guest and waits for its end; every thread but main exists
+ * before main confines itself (filters are inherited). */
+static int run_guest(struct vm *vm, const struct vm_config *cfg, ApiServer **api)
+{
+    struct boot_regs regs = { 0 };
+    if (loader_load(vm, cfg, &regs))
+        return EXIT_USAGE;
+    /* A path in the way is the user's to fix: a usage error. */
+    if (cfg->api_socket && !(*api = api_server_start(vm, cfg->api_socket)))
+        return EXIT_USAGE;
+    vm_start_vcpus(vm, &regs);
+    seccomp_apply_thread(SECCOMP_THREAD_MAIN, "main");
+    int status = vm_wait_for_exit(vm);
+    if (vm_vcpus_stopped(vm))
+        vm_devices_flush(vm);
+    return status;
+}
+
 static int run(const struct vm_config *cfg)
 {
     struct vm vm;
-    struct boot_regs regs = { 0 };
+    ApiServer *api = NULL;
+    if (!cfg->dump_mtree && !cfg->dump_pci && seccomp_setup(cfg->seccomp))
+        return EXIT_HOST_ERROR;
     int status = vm_create(&vm, cfg);
+    install_stop_signals(&vm);
     if (status == 0)
         status = create_devices(&vm, cfg);
     if (status == 0 && cfg->dump_mtree) {
@@ -149,12 +193,7 @@ static int run(const struct vm_config *cfg)
         pci_dump(&vm, stdout);
         fflush(stdout);
     } else if (status == 0) {
-        if (loader_load(&vm, cfg, &regs)) {
-            status = EXIT_USAGE;
-        } else {
-            vm_start_vcpus(&vm, &regs);
-            status = vm_wait_for_exit(&vm);
-        }
+        status = run_guest(&vm, cfg, &api);
     }
     if (!vm_vcpus_stopped(&vm)) {
         /* A live vCPU may still use RAM, the address spaces and the devices:
@@ -163,6 +202,7 @@ static int run(const struct vm_config *cfg)
         terminal_restore();
         _exit(status);
     }
+    api_server_stop(api);
     vm_destroy(&vm);
     return status;
 }

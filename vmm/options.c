@@ -11,6 +11,7 @@
 #include "vmm/layout.h"
 #include "devices/vfio/vfio.h"
 #include "virtio/options.h"
+#include "vmm/seccomp.h"
 
 #define MAX_CPUS       64
 #define MIN_MEM_SIZE   (2ull << 20)
@@ -185,6 +186,33 @@ static int opt_irqchip(struct vm_config *cfg, const char *value, char *err, size
     return 0;
 }
 
+/* true|false|log, as Cloud Hypervisor spells it. */
+static int opt_seccomp(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    if (!strcmp(value, "true"))
+        cfg->seccomp = SECCOMP_ON;
+    else if (!strcmp(value, "false"))
+        cfg->seccomp = SECCOMP_OFF;
+    else if (!strcmp(value, "log"))
+        cfg->seccomp = SECCOMP_LOG;
+    else
+        FAIL("--seccomp: bad value '%s' (expected true, false or log)", value);
+    return 0;
+}
+
+static int opt_api_socket(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    const char *path;
+    if (sub_key_value("--api-socket", value, "path", "path=PATH", &path, err, errlen))
+        return -1;
+    if (!*path)
+        FAIL("--api-socket: empty path");
+    if (strlen(path) >= API_SOCKET_PATH_MAX)
+        FAIL("--api-socket: path longer than %d bytes", API_SOCKET_PATH_MAX - 1);
+    cfg->api_socket = path;
+    return 0;
+}
+
 /* Repeatable, once per kind: `pc` and `pci` (QEMU's pc-testdev and
  * pci-testdev), `dma` and `log=PATH` (ours). */
 static int opt_test_device(struct vm_config *cfg, const char *value, char *err, size_t errlen)
@@ -353,6 +381,8 @@ static const struct option_def {
     { "debug-exit-port", OPT_VALUE, opt_port },
     { "iommu", OPT_OPTIONAL_VALUE, opt_iommu },
     { "irqchip", OPT_VALUE, opt_irqchip },
+    { "seccomp", OPT_VALUE, opt_seccomp },
+    { "api-socket", OPT_VALUE, opt_api_socket },
     { "dump-mtree", OPT_FLAG_DUMP, NULL },
     { "dump-pci", OPT_FLAG, opt_dump_pci },
     { "edu", OPT_FLAG, opt_edu },
@@ -409,6 +439,7 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
         .mem_size = DEFAULT_MEM,
         .serial = SERIAL_TTY,
         .debug_exit_port = 0xf4,
+        .seccomp = SECCOMP_ON,
     };
     bool seen[sizeof(option_defs) / sizeof(option_defs[0])] = { false };
     for (int i = 1; i < argc; i++) {
@@ -552,6 +583,14 @@ void options_usage(FILE *out)
 "  --dump-mtree           print the memory tree and flat views (and the PCI\n"
 "                         functions), then exit\n"
 "  --dump-pci             print the PCI functions like `lspci -v`, then exit\n"
+"  --seccomp MODE         system-call filters per thread: true (default; a\n"
+"                         forbidden call ends minivmm with status %d, naming the\n"
+"                         thread and the call), log (allowed, logged by the\n"
+"                         kernel's audit) or false\n"
+"  --api-socket path=PATH JSON control socket (UNIX stream, mode 0600): one request\n"
+"                         per line, {\"command\": NAME, \"arguments\": {...}}; commands\n"
+"                         info, mtree, flatview, iommu, xp, pause, resume,\n"
+"                         powerdown, quit (see minivmm-ctl)\n"
 "  --help                 this text\n"
 "  --version              print the version\n"
 "\n"
@@ -573,7 +612,11 @@ void options_usage(FILE *out)
 "  %d  the guest asked for a reset (reboot, or panic with panic=-1)\n"
 "  %d  the guest crashed (triple fault, KVM internal error, failed entry)\n"
 "  %d  host failure (no usable /dev/kvm, a KVM call failed, out of memory)\n"
-"  odd (V << 1) | 1: the guest wrote V to the debug-exit port\n",
-            MAX_CPUS, CPUID_KVM_PVM_DEFAULTS, EXIT_POWEROFF, EXIT_USAGE, EXIT_REBOOT,
-            EXIT_GUEST_CRASH, EXIT_HOST_ERROR);
+"  %d stopped by SIGTERM, SIGINT or SIGHUP (vCPUs stopped, output flushed)\n"
+"  %d a thread made a system call its seccomp filter forbids\n"
+"  odd (V << 1) | 1: the guest wrote V to the debug-exit port\n"
+"  The control socket's quit, like Ctrl-A x on the terminal, gives %d.\n",
+            MAX_CPUS, CPUID_KVM_PVM_DEFAULTS, EXIT_SECCOMP, EXIT_POWEROFF, EXIT_USAGE,
+            EXIT_REBOOT, EXIT_GUEST_CRASH, EXIT_HOST_ERROR, EXIT_SIGNAL, EXIT_SECCOMP,
+            EXIT_POWEROFF);
 }

@@ -8,6 +8,8 @@
 #include "vmm/vm.h"
 
 #define MINIVMM_VERSION "0.1.0"
+/* sun_path holds 108 bytes with the terminating NUL. */
+#define API_SOCKET_PATH_MAX 108
 
 enum options_result {
     OPTIONS_RUN,      /* cfg is complete: build and run the VM */

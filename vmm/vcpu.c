@@ -14,12 +14,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <semaphore.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "devices/ioapic.h"
 #include "util/log.h"
 #include "vmm/cpuid.h"
+#include "vmm/seccomp.h"
 
 #define SIG_KICK SIGUSR1
 /* How long vm_wait_for_exit waits for a vCPU thread stuck in a device. */
@@ -84,9 +86,9 @@ void vm_request_exit(struct vm *vm, int status)
     if (!vm->exit_requested) {
         vm->exit_status = status;
         __atomic_store_n(&vm->exit_requested, true, __ATOMIC_RELEASE);
-        pthread_cond_broadcast(&vm->exit_cond);
     }
     pthread_mutex_unlock(&vm->exit_lock);
+    sem_post(&vm->exit_sem);
 
     pthread_mutex_lock(&vm->pause_lock);
     kick_all_locked(vm);
@@ -211,6 +213,9 @@ static bool vcpu_handle_exit(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
     struct vcpu *v = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "vcpu%u", v->id);
+    seccomp_apply_thread(SECCOMP_THREAD_VCPU, name);
     sigset_t kick;
     sigemptyset(&kick);
     sigaddset(&kick, SIG_KICK);
@@ -308,9 +313,17 @@ int vm_start_vcpus(struct vm *vm, const struct boot_regs *regs)
 
 int vm_wait_for_exit(struct vm *vm)
 {
+    while (!exit_requested(vm)) {
+        int sig = vm->stop_signal;
+        if (sig) {
+            log_warn("stopping on SIG%s", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+            vm_request_exit(vm, EXIT_SIGNAL);
+            continue;
+        }
+        while (sem_wait(&vm->exit_sem) < 0 && errno == EINTR)
+            continue;
+    }
     pthread_mutex_lock(&vm->exit_lock);
-    while (!vm->exit_requested)
-        pthread_cond_wait(&vm->exit_cond, &vm->exit_lock);
     int status = vm->exit_status;
     pthread_mutex_unlock(&vm->exit_lock);
 

@@ -3,6 +3,8 @@
 #define MINIVMM_VM_H
 
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +18,8 @@ enum {
     EXIT_REBOOT = 4,       /* guest asked for a reset (reboot, or panic with panic=-1) */
     EXIT_GUEST_CRASH = 6,  /* triple fault, internal error, failed entry */
     EXIT_HOST_ERROR = 8,   /* host failure: no /dev/kvm, ioctl failed, out of memory */
+    EXIT_SIGNAL = 10,      /* stopped by SIGTERM, SIGINT or SIGHUP */
+    EXIT_SECCOMP = 12,     /* a thread made a system call its seccomp filter forbids */
 };
 
 enum serial_mode { SERIAL_TTY, SERIAL_FILE, SERIAL_OFF };
@@ -66,6 +70,8 @@ struct vm_config {
     unsigned nr_vfio_devices;
     const char *vfio_user_devices[MAX_VFIO_DEVICES]; /* --user-device socket=... */
     unsigned nr_vfio_user_devices;
+    int seccomp;                /* --seccomp: enum seccomp_mode (vmm/seccomp.h) */
+    const char *api_socket;     /* --api-socket path=PATH, or NULL */
 };
 
 struct vm;
@@ -117,9 +123,12 @@ struct vm {
 
     /* exit: the first request wins */
     pthread_mutex_t exit_lock;
-    pthread_cond_t exit_cond;
     bool exit_requested;
     int exit_status;
+    /* Posted with every exit request and by the stop-signal handler (sem_post
+     * is async-signal-safe, a condition variable is not): vm_wait_for_exit. */
+    sem_t exit_sem;
+    volatile sig_atomic_t stop_signal;  /* SIGTERM/SIGINT/SIGHUP received */
 
     /* Device instances (devices/device.h), in creation order. */
     struct Device *devices;
@@ -149,7 +158,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg);
 /* Sets up the boot CPU from `regs` and starts one thread per vCPU. On failure
  * it requests the exit itself, so vm_wait_for_exit always follows. */
 int vm_start_vcpus(struct vm *vm, const struct boot_regs *regs);
-/* Waits for an exit request, joins the vCPU threads; returns the exit status. */
+/* Waits for an exit request (a stop signal is one, EXIT_SIGNAL), joins the
+ * vCPU threads; returns the exit status. */
 int vm_wait_for_exit(struct vm *vm);
 /* False when a vCPU thread did not stop within vm_wait_for_exit's time limit
  * (stuck in a device or the kernel): it may still use the address spaces, RAM

@@ -20,6 +20,7 @@
 #include "devices/vfio/vfio_internal.h"
 #include "pci/dma.h"
 #include "util/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/irq.h"
 #include "vmm/vm.h"
 
@@ -159,6 +160,7 @@ void vfio_intx_eoi(VFIOPCIDevice *v)
 static void *iothread_main(void *opaque)
 {
     VFIOPCIDevice *v = opaque;
+    seccomp_apply_thread(SECCOMP_THREAD_VFIO_IO, v->pci.dev.id);
     struct pollfd *fds = g_new(struct pollfd, VFIO_MAX_IRQ_VECTORS + 2);
     unsigned *which = g_new(unsigned, VFIO_MAX_IRQ_VECTORS + 2);
     for (;;) {

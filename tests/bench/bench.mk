@@ -22,6 +22,7 @@ $(BUILD)/bench/first.elf: tests/bench/first.S
 
 bench: $(BUILD)/minivmm $(BENCH_BINS) guest-images
 	@tests/bench/run.sh $(BUILD)
+	@tests/bench/overhead.sh $(BUILD)
 
 # Built with the tests, so that an API change cannot leave them broken until
 # someone runs `make bench`.

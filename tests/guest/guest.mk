@@ -32,7 +32,7 @@ GUEST_MB       := $(GUEST_OBJDIR)/lib/start_mb.o $(GUEST_OBJDIR)/lib/long32.o
 
 # 64-bit entry programs: NAME.elf from start64 + NAME.c (+ extra objects below).
 GUEST_PROGS64 := hello widths romexec smp crash badinsn mmioexec
-GUEST_PROGS64 += ioapic rtc rtcirq pmtimer s3 pctestdev
+GUEST_PROGS64 += ioapic rtc rtcirq pmtimer s3 pctestdev idle
 GUEST_PROGS64 += pci
 GUEST_PROGS64 += virtio vtd pcitestdev
 GUEST_PROGS64 += vfio_user

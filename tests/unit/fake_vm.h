@@ -46,7 +46,7 @@ static inline void fake_vm_init(struct fake_vm *f)
     pthread_mutex_init(&vm->pause_lock, NULL);
     pthread_cond_init(&vm->pause_cond, NULL);
     pthread_mutex_init(&vm->exit_lock, NULL);
-    pthread_cond_init(&vm->exit_cond, NULL);
+    sem_init(&vm->exit_sem, 0, 0);
     vm->sysmem = memory_region_new_container("system", UINT64_MAX);
     vm->sysio = memory_region_new_container("io", 0x10000);
     vm->as_mem = address_space_new("memory", vm->sysmem);
@@ -85,7 +85,7 @@ static inline void fake_vm_destroy(struct fake_vm *f)
     pthread_mutex_destroy(&vm->pause_lock);
     pthread_cond_destroy(&vm->pause_cond);
     pthread_mutex_destroy(&vm->exit_lock);
-    pthread_cond_destroy(&vm->exit_cond);
+    sem_destroy(&vm->exit_sem);
 }
 
 #endif

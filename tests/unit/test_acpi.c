@@ -10,6 +10,7 @@
 #include "tests/unit/harness.h"
 #include "util/bytes.h"
 #include "vmm/acpi.h"
+#include "vmm/aml.h"
 #include "vmm/layout.h"
 
 #define RAM_SIZE      (2ull << 20)
@@ -273,6 +274,19 @@ static void term_list(struct aml_walk *w, const uint8_t *p, const uint8_t *end, 
             w->ok = data_object(&p, end);
             n->obj = obj;
             n->len = (size_t)(p - obj);
+        } else if (p[0] == 0x14 && w->nr_names < MAX_NAMES) {
+            /* Method: PkgLength NameString, then MethodFlags and the body, kept
+             * whole as the name's object for the tests to compare. */
+            p++;
+            struct aml_name *n = &w->names[w->nr_names++];
+            if (!(obj_end = pkg_end(&p, end)) || !name_string(&p, obj_end, name, sizeof(name)) ||
+                !join_path(n->path, sizeof(n->path), scope, name) || p >= obj_end) {
+                w->ok = false;
+                return;
+            }
+            n->obj = p;
+            n->len = (size_t)(obj_end - p);
+            p = obj_end;
         } else {
             w->ok = false;
         }
@@ -458,6 +472,26 @@ static void check_com1_crs(const struct aml_name *crs)
     CHECK_EQ(irq, 1);
 }
 
+/* GED0 (ACPI0013) with one edge interrupt, ACPI_GED_GSI, whose _EVT notifies
+ * PWRB (PNP0C0C) with 0x80, "button pressed". */
+static void check_power_button(const struct aml_walk *w)
+{
+    const struct aml_name *hid = find_name(w, "\\_SB_.GED0._HID");
+    CHECK(hid && hid->len == 10 && !memcmp(hid->obj, "\x0d" "ACPI0013", 10));
+    const struct aml_name *crs = find_name(w, "\\_SB_.GED0._CRS");
+    /* Buffer of 9 + end tag: 0x89, length 6, consumer|edge, one interrupt, the GSI */
+    static const uint8_t irq[] = { 0x89, 6, 0, 0x03, 1, ACPI_GED_GSI, 0, 0, 0, 0x79, 0 };
+    CHECK(crs && crs->len >= sizeof(irq) &&
+          !memcmp(crs->obj + crs->len - sizeof(irq), irq, sizeof(irq)));
+    const struct aml_name *evt = find_name(w, "\\_SB_.GED0._EVT");
+    /* flags (1 argument), Notify (\_SB_.PWRB, 0x80) */
+    static const uint8_t body[] = { 0x01, 0x86, '\\', 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B',
+                                    0x0a, 0x80 };
+    CHECK(evt && evt->len == sizeof(body) && !memcmp(evt->obj, body, sizeof(body)));
+    hid = find_name(w, "\\_SB_.PWRB._HID");
+    CHECK(hid && hid->len == 5 && !memcmp(hid->obj, "\x0c\x41\xd0\x0c\x0c", 5));
+}
+
 static void check_dsdt(unsigned nr_vcpus)
 {
     struct fake_vm f;
@@ -480,8 +514,18 @@ static void check_dsdt(unsigned nr_vcpus)
         hid = find_name(&w, "\\_SB_.RTC_._HID");   /* EisaId PNP0B00 */
         CHECK(hid && hid->len == 5 && !memcmp(hid->obj, "\x0c\x41\xd0\x0b\x00", 5));
         CHECK(find_name(&w, "\\_SB_.RTC_._CRS") != NULL);
+        check_power_button(&w);
     }
     machine_done(&f, &t);
+}
+
+TEST(dsdt_power_button_builder)
+{
+    struct aml a;
+    aml_init(&a);
+    aml_method_begin(&a, "_EVT", 8);                 /* at most 7 arguments */
+    CHECK(aml_finish(&a) != 0);
+    aml_free(&a);
 }
 
 TEST(dsdt_one_vcpu) { check_dsdt(1); }

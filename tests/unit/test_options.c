@@ -6,6 +6,7 @@
 
 #include "tests/unit/harness.h"
 #include "vmm/options.h"
+#include "vmm/seccomp.h"
 
 static char kernel_path[] = "/tmp/minivmm-test-kernel-XXXXXX";
 
@@ -69,6 +70,35 @@ TEST(defaults)
     CHECK(!cfg.pc_testdev);
     CHECK_EQ(cfg.debug_exit_port, 0xf4);
     CHECK_EQ(cfg.irqchip, IRQCHIP_KERNEL);
+    CHECK_EQ(cfg.seccomp, SECCOMP_ON);
+    CHECK(cfg.api_socket == NULL);
+}
+
+TEST(seccomp_and_api_socket)
+{
+    struct vm_config cfg;
+    char err[256];
+    make_kernel_file();
+    static const struct { const char *v; int mode; } modes[] = {
+        { "true", SECCOMP_ON }, { "false", SECCOMP_OFF }, { "log", SECCOMP_LOG } };
+    for (unsigned i = 0; i < 3; i++) {
+        REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--seccomp", modes[i].v) == OPTIONS_RUN);
+        CHECK_EQ(cfg.seccomp, modes[i].mode);
+    }
+    CHECK_ERROR("--seccomp: bad value 'on' (expected true, false or log)", "--kernel",
+                kernel_path, "--seccomp", "on");
+    REQUIRE(PARSE(&cfg, err, "--kernel", kernel_path, "--api-socket=path=/run/x.sock") ==
+            OPTIONS_RUN);
+    CHECK(!strcmp(cfg.api_socket, "/run/x.sock"));
+    CHECK_ERROR("--api-socket: empty path", "--kernel", kernel_path, "--api-socket", "path=");
+    CHECK_ERROR("path=PATH", "--kernel", kernel_path, "--api-socket", "/run/x.sock");
+    char longpath[200];
+    memset(longpath, 'a', sizeof(longpath));
+    memcpy(longpath, "path=/", 6);
+    longpath[sizeof(longpath) - 1] = '\0';
+    CHECK_ERROR("path longer than 107 bytes", "--kernel", kernel_path, "--api-socket", longpath);
+    CHECK_ERROR("--api-socket given twice", "--kernel", kernel_path, "--api-socket", "path=/a",
+                "--api-socket", "path=/b");
 }
 
 TEST(irqchip)
@@ -222,6 +252,7 @@ TEST(usage_lists_options_and_statuses)
         "--help",
         "--version", "Exit statuses", "0  the guest powered off", "2  bad option",
         "4  the guest asked for a reset", "6  the guest crashed", "8  host failure",
+        "--seccomp", "--api-socket", "10 stopped by SIGTERM", "12 a thread made a system call",
     };
     for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]); i++)
         if (!strstr(text, needles[i]))
