@@ -3,7 +3,6 @@
 #ifndef MINIVMM_PCI_DMA_INTERNAL_H
 #define MINIVMM_PCI_DMA_INTERNAL_H
 
-#include <pthread.h>
 #include "util/rcu.h"
 
 #include "iommu/iommu.h"
@@ -16,9 +15,10 @@
 /* One IOVA page known to be RAM. key[0] / key[1]: the page number
  * (iova >> DMA_PAGE_SHIFT) when reads / writes are allowed, else DMA_KEY_NONE
  * (never a page number: IOVAs have 64 bits). Read under a seqcount (seq odd while a writer
- * changes the entry); writers hold fill_lock. Invalidation clears every entry
- * and bumps gen, and a fill whose translation began before that is dropped, so
- * readers need not look at gen. */
+ * changes the entry); a writer makes it odd with a compare-and-swap, which also
+ * keeps other writers out. Invalidation bumps gen, then clears every entry
+ * (waiting for a writer that holds one), and a fill whose translation began
+ * before the bump is dropped, so readers need not look at gen. */
 #define DMA_KEY_NONE UINT64_MAX
 typedef struct DMACacheEntry {
     unsigned seq;
@@ -32,9 +32,8 @@ struct PCIDMAState {
     PCIDevice *dev;
     MemoryRegion *root, *bus_master_mr, *target;
     AddressSpace *as;
-    uint64_t gen;             /* bumped by every invalidation (under fill_lock; fills read it first without) */
+    uint64_t gen;             /* bumped by every invalidation, atomically */
     DMACacheEntry cache[DMA_CACHE_SIZE];
-    pthread_mutex_t fill_lock;
     IOMMUNotifier notifier;
     MemoryListener listener;
     PCIDMAMapping *mappings;  /* big lock */

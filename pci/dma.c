@@ -1,6 +1,7 @@
 /* The DMA layer (pci/dma.h): each function's DMA address space, the translation
  * cache, copies and single-value accesses. Mappings are in pci/dma_map.c. */
 #include <glib.h>
+#include <sched.h>
 #include <string.h>
 #include "util/rcu.h"
 
@@ -28,10 +29,16 @@ void pci_bus_set_iommu(PCIBus *bus,
     bus->iommu_opaque = opaque;
 }
 
-static void entry_begin(DMACacheEntry *e)
+/* Writers of an entry exclude each other through its seq (odd while one
+ * writes): a fill that finds it taken just keeps nothing. */
+static bool entry_try_begin(DMACacheEntry *e)
 {
-    __atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    unsigned seq = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+    if ((seq & 1) || !__atomic_compare_exchange_n(&e->seq, &seq, seq + 1, false,
+                                                  __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return false;
+    __atomic_thread_fence(__ATOMIC_RELEASE);   /* seq odd before the entry changes */
+    return true;
 }
 
 static void entry_end(DMACacheEntry *e)
@@ -43,16 +50,17 @@ static void entry_end(DMACacheEntry *e)
  * from here on. */
 void pci_dma_invalidate(PCIDMAState *s, hwaddr first, hwaddr last)
 {
-    pthread_mutex_lock(&s->fill_lock);
-    __atomic_store_n(&s->gen, s->gen + 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->gen, 1, __ATOMIC_SEQ_CST);
     for (unsigned i = 0; i < DMA_CACHE_SIZE; i++) {
         DMACacheEntry *e = &s->cache[i];
-        entry_begin(e);
+        /* A fill holds an entry for a few stores: wait for it, then clear
+         * what it may have stored. */
+        while (!entry_try_begin(e))
+            sched_yield();
         __atomic_store_n(&e->key[0], DMA_KEY_NONE, __ATOMIC_RELAXED);
         __atomic_store_n(&e->key[1], DMA_KEY_NONE, __ATOMIC_RELAXED);
         entry_end(e);
     }
-    pthread_mutex_unlock(&s->fill_lock);
     pci_dma_mappings_invalidate(s, first, last);
 }
 
@@ -74,7 +82,6 @@ int pci_dma_init(PCIDevice *d)
 {
     struct vm *vm = d->dev.vm;
     PCIDMAState *s = g_new0(PCIDMAState, 1);
-    pthread_mutex_init(&s->fill_lock, NULL);
     for (unsigned i = 0; i < DMA_CACHE_SIZE; i++)
         s->cache[i].key[0] = s->cache[i].key[1] = DMA_KEY_NONE;
     s->dev = d;
@@ -115,7 +122,6 @@ int pci_dma_init(PCIDevice *d)
 static void dma_state_free(struct rcu_head *head)
 {
     PCIDMAState *s = caa_container_of(head, PCIDMAState, rcu);
-    pthread_mutex_destroy(&s->fill_lock);
     g_free(s);
 }
 
@@ -201,8 +207,8 @@ __attribute__((noinline)) uint8_t *pci_dma_fill(PCIDMAState *s, dma_addr_t iova,
 {
     uint8_t *host = NULL;
     IOMMUAccessFlags perm = IOMMU_NONE;
-    /* No lock to read it: a stale value only makes the check below keep
-     * nothing, and an invalidation after that check clears what it stored. */
+    /* A bump seen here comes after the IOMMU's own flush (it notifies after),
+     * so the translation sees that flush; one not seen yet is caught below. */
     uint64_t gen = __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
     DMAPageResult r = pci_dma_translate_page(s, iova, need, &host, &perm);
     if (r == DMA_PAGE_FAULT) {
@@ -214,16 +220,20 @@ __attribute__((noinline)) uint8_t *pci_dma_fill(PCIDMAState *s, dma_addr_t iova,
         return NULL;
     uint64_t key = iova >> DMA_PAGE_SHIFT;
     DMACacheEntry *e = &s->cache[dma_cache_index(iova)];
-    pthread_mutex_lock(&s->fill_lock);
-    /* An invalidation since the translation began: use it this once, keep nothing. */
-    if (s->gen == gen) {
-        entry_begin(e);
-        __atomic_store_n(&e->key[0], perm & IOMMU_RO ? key : DMA_KEY_NONE, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->key[1], perm & IOMMU_WO ? key : DMA_KEY_NONE, __ATOMIC_RELAXED);
-        __atomic_store_n(&e->host, host, __ATOMIC_RELAXED);
+    if (entry_try_begin(e)) {
+        /* An invalidation since the translation began: use it this once, keep
+         * nothing. One that cleared this entry before we took it is seen here
+         * (its release of the entry is what we acquired); a later one waits for
+         * us and clears what we store. */
+        if (__atomic_load_n(&s->gen, __ATOMIC_RELAXED) == gen) {
+            __atomic_store_n(&e->key[0], perm & IOMMU_RO ? key : DMA_KEY_NONE,
+                             __ATOMIC_RELAXED);
+            __atomic_store_n(&e->key[1], perm & IOMMU_WO ? key : DMA_KEY_NONE,
+                             __ATOMIC_RELAXED);
+            __atomic_store_n(&e->host, host, __ATOMIC_RELAXED);
+        }
         entry_end(e);
     }
-    pthread_mutex_unlock(&s->fill_lock);
     return host + (iova & (DMA_PAGE_SIZE - 1));
 }
 

@@ -2,6 +2,8 @@
  * recording MMIO region, bus mastering off, DMA into the device's own BAR,
  * translation through a fake IOMMU region with its cache and notifiers, and
  * mappings with their invalidation. */
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "tests/unit/harness.h"
@@ -241,6 +243,7 @@ typedef struct FakeIOMMU {
     bool mapped;
     hwaddr offset, ro_start, ro_end;
     unsigned translations, faults;
+    bool slow;                /* yield inside translate: widens a filler's race window */
 } FakeIOMMU;
 
 static IOMMUTLBEntry fake_translate(MemoryRegion *mr, hwaddr addr, IOMMUAccessFlags access,
@@ -248,9 +251,13 @@ static IOMMUTLBEntry fake_translate(MemoryRegion *mr, hwaddr addr, IOMMUAccessFl
 {
     FakeIOMMU *io = mr->opaque;
     io->translations++;
+    /* Atomic: a test changes the offset while another thread translates. */
     IOMMUTLBEntry e = { .target_as = io->target, .iova = addr & ~0xfffull,
-                        .translated_addr = (addr & ~0xfffull) + io->offset,
+                        .translated_addr = (addr & ~0xfffull) +
+                                           __atomic_load_n(&io->offset, __ATOMIC_ACQUIRE),
                         .addr_mask = 0xfff, .perm = IOMMU_NONE };
+    if (io->slow)
+        sched_yield();
     if (io->mapped)
         e.perm = addr >= io->ro_start && addr < io->ro_end ? IOMMU_RO : IOMMU_RW;
     if (!(e.perm & access) && record_fault)
@@ -331,6 +338,64 @@ TEST(dma_through_iommu_cache_and_unmap)
     memory_region_unref(mr);
     CHECK_EQ(stl_le_pci_dma(d, 0xd0000010, 5), MEMTX_OK);
     CHECK(rec.n == 1 && rec.addr[0] == 0x10 && rec.size[0] == 4 && rec.val[0] == 5);
+    pci_vm_destroy(&f);
+    memory_region_unref(io.mr);
+}
+
+/* A device thread loads one IOVA while the main thread remaps it and notifies,
+ * round after round: a load that begins after an invalidation has returned
+ * never sees the page it replaced (each page holds the round that mapped it). */
+typedef struct Racer {
+    PCIDevice *d;
+    unsigned round;           /* published once its invalidation has returned */
+    bool stop;
+    unsigned stale, loads;
+} Racer;
+
+static void *racer_loads(void *opaque)
+{
+    Racer *r = opaque;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+        unsigned before = __atomic_load_n(&r->round, __ATOMIC_ACQUIRE);
+        uint32_t v;
+        if (ldl_le_pci_dma(r->d, 0x1000, &v) != MEMTX_OK || v < before)
+            r->stale++;
+        __atomic_fetch_add(&r->loads, 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+TEST(dma_cache_never_stale_after_invalidation_returns)
+{
+    struct fake_vm f;
+    FakeIOMMU io;
+    PCIDevice *d = setup_iommu(&f, &io);
+    REQUIRE(d);
+    uint8_t *ram = vm_guest_ram(&f.vm, 0, 0x200000);
+    const hwaddr offsets[2] = { 0x100000, 0x180000 };
+    __atomic_store_n((uint32_t *)(ram + 0x101000), 0, __ATOMIC_RELAXED);
+    Racer r = { .d = d };
+    io.slow = true;
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, racer_loads, &r) == 0);
+    IOMMUTLBEntry unmap = { .iova = 0x1000, .addr_mask = 0xfff, .perm = IOMMU_NONE };
+    for (unsigned round = 1; round <= 5000; round++) {
+        hwaddr off = offsets[round & 1];
+        __atomic_store_n((uint32_t *)(ram + off + 0x1000), round, __ATOMIC_RELAXED);
+        __atomic_store_n(&io.offset, off, __ATOMIC_RELEASE);
+        memory_bql_lock();
+        memory_region_iommu_notify(io.mr, IOMMU_NOTIFIER_UNMAP, &unmap);
+        memory_bql_unlock();
+        __atomic_store_n(&r.round, round, __ATOMIC_RELEASE);
+        /* Let the device thread load (and fill) in every round. */
+        unsigned loads = __atomic_load_n(&r.loads, __ATOMIC_ACQUIRE);
+        while (__atomic_load_n(&r.loads, __ATOMIC_ACQUIRE) == loads)
+            sched_yield();
+    }
+    __atomic_store_n(&r.stop, true, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+    CHECK(r.loads >= 5000);
+    CHECK_EQ(r.stale, 0);
     pci_vm_destroy(&f);
     memory_region_unref(io.mr);
 }
