@@ -4,7 +4,7 @@
 
 #include <glib.h>
 #include <string.h>
-#include <urcu-bp.h>
+#include "util/rcu.h"
 
 #include "util/log.h"
 

@@ -162,6 +162,19 @@ void pci_dma_set_bus_master(PCIDevice *d, bool enabled)
 }
 
 /* ---- translation ------------------------------------------------------------------------ */
+/* The range holding `a` in `as` (RCU held): the view's last-found range checked
+ * inline, the search out of line. */
+static inline const FlatRange *range_at(AddressSpace *as, hwaddr a)
+{
+    const FlatView *fv = rcu_dereference(as->current);
+    if (!fv)
+        return NULL;
+    unsigned i = __atomic_load_n(&fv->mru, __ATOMIC_RELAXED);
+    if (i < fv->nr && a - fv->ranges[i].addr < fv->ranges[i].size)
+        return &fv->ranges[i];
+    return flatview_lookup(fv, a);
+}
+
 /* Where the page holding `iova` lands for an access needing `need`: RAM (the
  * host address of the page, and what it allows) or somewhere the generic path
  * must serve. An IOMMU refusal is final (and recorded once, here). RCU held. */
@@ -172,7 +185,7 @@ DMAPageResult pci_dma_translate_page(PCIDMAState *s, dma_addr_t iova, IOMMUAcces
     hwaddr a = iova;
     IOMMUAccessFlags allowed = IOMMU_RW;
     for (unsigned depth = 0; depth < 4; depth++) {
-        const FlatRange *fr = flatview_lookup(address_space_get_flatview(as), a);
+        const FlatRange *fr = range_at(as, a);
         if (!fr)
             return DMA_PAGE_OTHER;
         MemoryRegion *mr = fr->mr;
