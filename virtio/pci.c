@@ -43,6 +43,8 @@ bool virtio_has_feature(const VirtIODevice *vdev, unsigned bit)
 /* ---- interrupts ------------------------------------------------------------------------ */
 void virtio_raise_irq(VirtIODevice *vdev, uint16_t vector, uint8_t isr_bit)
 {
+    if (virtio_irqfd_signal(vdev, vector))
+        return;
     bool took = !memory_bql_locked();
     if (took)
         memory_bql_lock();
@@ -425,6 +427,7 @@ static void vp_config_write(PCIDevice *d, uint32_t addr, uint32_t val, unsigned 
 static const PCIDeviceOps vp_pci_ops = {
     .config_read = vp_config_read,
     .config_write = vp_config_write,
+    .msix_changed = virtio_irqfds_update,
 };
 
 static int add_vendor_cap(VirtIODevice *vdev, uint8_t type, uint8_t len, uint32_t offset,
@@ -462,6 +465,8 @@ int virtio_pci_realize(VirtIODevice *vdev)
     vdev->ctl_fd = -1;
     for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
         vdev->qcfg[q].kick_fd = -1;
+    for (unsigned v = 0; v <= VIRTIO_MAX_QUEUES; v++)
+        vdev->irqfd[v].fd = vdev->irqfd[v].gsi = -1;
     pthread_mutex_init(&vdev->lock, NULL);
     if (!bus) {
         log_error("%s: no PCI bus", dev->id);
@@ -518,6 +523,9 @@ int virtio_pci_realize(VirtIODevice *vdev)
             log_error("%s: eventfd: %s", dev->id, strerror(errno));
             return -1;
         }
+    if (virtio_irqfds_init(vdev) < 0)
+        return -1;
+    vdev->use_irqfds = dev->vm->has_kvm;
     do_reset(vdev);
     if (dev->vm->has_kvm && (virtio_ioeventfds_init(vdev) < 0 || virtio_start_iothread(vdev) < 0))
         return -1;
@@ -528,6 +536,7 @@ void virtio_pci_unrealize(VirtIODevice *vdev)
 {
     virtio_stop_iothread(vdev);
     virtio_ioeventfds_uninit(vdev);
+    virtio_irqfds_uninit(vdev);
     pci_device_uninit(&vdev->pci);
     for (unsigned r = 0; r < 4; r++)
         if (vdev->regions[r]) {

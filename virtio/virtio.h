@@ -191,6 +191,16 @@ struct VirtIODevice {
     bool ioeventfds_registered;
     uint64_t ioeventfd_base;
 
+    /* MSI-X vectors as irqfds (virtio/irqfd.c): vector v's eventfd is bound
+     * to an MSI route holding its table entry; `ready` (atomic) says the
+     * vector is unmasked with its route programmed, so the I/O thread may
+     * signal the eventfd instead of taking the big lock. */
+    bool use_irqfds;             /* on with KVM; unit tests turn it on */
+    struct {
+        int fd, gsi;             /* -1 until first unmasked */
+        bool ready;
+    } irqfd[VIRTIO_MAX_QUEUES + 1];
+
     int ctl_fd;                  /* eventfd: reset request or stop */
     pthread_t thread;
     bool thread_started, stop;
@@ -207,6 +217,14 @@ int virtio_start_iothread(VirtIODevice *vdev);
 void virtio_stop_iothread(VirtIODevice *vdev);
 int virtio_ioeventfds_init(VirtIODevice *vdev);
 void virtio_ioeventfds_uninit(VirtIODevice *vdev);
+/* virtio/irqfd.c. init: one eventfd per vector (0 or -1); update: the
+ * PCIDeviceOps.msix_changed hook (big lock held), (re)programs the unmasked
+ * vectors' routes; signal: the lock-free delivery of `vector`, false when
+ * the caller must go the slow way (masked: pending bit; MSI-X off: INTx). */
+int virtio_irqfds_init(VirtIODevice *vdev);
+void virtio_irqfds_uninit(VirtIODevice *vdev);
+void virtio_irqfds_update(PCIDevice *d);
+bool virtio_irqfd_signal(VirtIODevice *vdev, uint16_t vector);
 /* One pass of the I/O thread: a pending reset, then every enabled queue. */
 void virtio_device_run(VirtIODevice *vdev);
 /* Queue q's notify register was written (the MMIO path; KVM's ioeventfd
@@ -215,8 +233,9 @@ void virtio_queue_kick(VirtIODevice *vdev, unsigned q);
 /* The guest-visible failure of a hostile ring or request: NEEDS_RESET, a
  * config-change interrupt and a rate-limited log line. I/O thread. */
 void virtio_error(VirtIODevice *vdev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The one place a virtio interrupt is raised: MSI-X `vector`, or INTx with
- * the ISR bit when MSI-X is off. Takes the big lock (irqfds can replace this). */
+/* The one place a virtio interrupt is raised: MSI-X `vector` (its irqfd when
+ * ready, else through pci_notify under the big lock), or INTx with the ISR
+ * bit when MSI-X is off. */
 void virtio_raise_irq(VirtIODevice *vdev, uint16_t vector, uint8_t isr_bit);
 /* Whether the driver accepted feature `bit`. */
 bool virtio_has_feature(const VirtIODevice *vdev, unsigned bit);

@@ -104,6 +104,7 @@ check_hello() {
 check_virtio() {
     status_is 1 || return 1
     has_line "$serial" "virtio: ok" || { why="no 'virtio: ok' line"; return 1; }
+    has_line "$serial" "virtio: msix ok" || { why="no 'virtio: msix ok' line (MSI-X vectors, irqfds)"; return 1; }
     grep -q "needs reset" "$errf" || { why="no rate-limited NEEDS_RESET log line"; return 1; }
 }
 check_virtio_iommu() {
