@@ -1,6 +1,7 @@
 /* The virtio devices' command-line values (Cloud Hypervisor's names):
  *   --disk path=FILE[,readonly=on|off][,iommu=on|off][,id=NAME]
  *   --rng [src=PATH]
+ *   --console tty|file=PATH|off
  * Parsed once when the options are read (to reject bad input early, naming
  * it) and again when the devices are created. */
 #include <stdio.h>
@@ -98,6 +99,26 @@ int virtio_parse_rng(const char *value, VirtioRngOptions *o, char *err, size_t e
             FAIL("--rng: unknown key '%.*s' (expected src or iommu)", (int)klen, p);
         }
         p = end ? end + 1 : p + len;
+    }
+    return 0;
+}
+
+int virtio_parse_console(const char *value, VirtioConsoleOptions *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    if (!value || !value[0])
+        FAIL("--console: expected tty, file=PATH or off");
+    if (!strcmp(value, "tty")) {
+        o->mode = VIRTIO_CONSOLE_TTY;
+    } else if (!strcmp(value, "off")) {
+        o->mode = VIRTIO_CONSOLE_OFF;
+    } else if (!strncmp(value, "file=", 5)) {
+        if (copy_value("--console", "file", value + 5, strlen(value + 5), o->path,
+                       sizeof(o->path), err, errlen))
+            return -1;
+        o->mode = VIRTIO_CONSOLE_FILE;
+    } else {
+        FAIL("--console: bad value '%s' (expected tty, file=PATH or off)", value);
     }
     return 0;
 }

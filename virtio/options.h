@@ -1,4 +1,4 @@
-/* Parsing of --disk and --rng values (virtio/options.c). */
+/* Parsing of --disk, --rng and --console values (virtio/options.c). */
 #ifndef MINIVMM_VIRTIO_OPTIONS_H
 #define MINIVMM_VIRTIO_OPTIONS_H
 
@@ -17,9 +17,17 @@ typedef struct VirtioRngOptions {
     int iommu;
 } VirtioRngOptions;
 
+enum virtio_console_mode { VIRTIO_CONSOLE_OFF, VIRTIO_CONSOLE_TTY, VIRTIO_CONSOLE_FILE };
+typedef struct VirtioConsoleOptions {
+    enum virtio_console_mode mode;
+    char path[4096];
+} VirtioConsoleOptions;
+
 /* 0, or -1 with a message naming the option and the bad part in err. */
 int virtio_parse_disk(const char *value, VirtioDiskOptions *o, char *err, size_t errlen);
 int virtio_parse_rng(const char *value, VirtioRngOptions *o, char *err, size_t errlen);
+/* --console tty|file=PATH|off */
+int virtio_parse_console(const char *value, VirtioConsoleOptions *o, char *err, size_t errlen);
 /* The device's iommu setting from its option (-1/0/1) and --iommu; -1 (one
  * error line) for a combination we cannot provide. */
 int virtio_resolve_iommu(const char *opt, int requested, bool vm_has_iommu, bool *out);

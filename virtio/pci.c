@@ -137,11 +137,28 @@ static void process_queue(VirtIODevice *vdev, unsigned q)
         virtio_error(vdev, "queue %u: %s", q, vq->error);
         return;
     }
+    virtio_queue_notify(vdev, q);
+}
+
+void virtio_queue_notify(VirtIODevice *vdev, unsigned q)
+{
     pthread_mutex_lock(&vdev->lock);
     bool needs_reset = vdev->status & VIRTIO_STATUS_NEEDS_RESET;
+    uint16_t vector = vdev->qcfg[q].vector;
     pthread_mutex_unlock(&vdev->lock);
-    if (!needs_reset && virtqueue_should_notify(vq))
-        virtio_raise_irq(vdev, vdev->qcfg[q].vector, VIRTIO_ISR_QUEUE);
+    if (!needs_reset && virtqueue_should_notify(&vdev->vq[q]))
+        virtio_raise_irq(vdev, vector, VIRTIO_ISR_QUEUE);
+}
+
+bool virtio_queues_live(VirtIODevice *vdev)
+{
+    if (__atomic_load_n(&vdev->reset_pending, __ATOMIC_ACQUIRE))
+        return false;
+    pthread_mutex_lock(&vdev->lock);
+    bool live = vdev->running && (vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
+                !(vdev->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+    pthread_mutex_unlock(&vdev->lock);
+    return live;
 }
 
 void virtio_device_run(VirtIODevice *vdev)
@@ -462,6 +479,7 @@ int virtio_pci_realize(VirtIODevice *vdev)
     Device *dev = &vdev->pci.dev;
     const VirtIODeviceOps *ops = vdev->ops;
     PCIBus *bus = pci_root_bus(dev->vm);
+    vdev->realized = true;
     vdev->ctl_fd = -1;
     for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
         vdev->qcfg[q].kick_fd = -1;
@@ -534,6 +552,8 @@ int virtio_pci_realize(VirtIODevice *vdev)
 
 void virtio_pci_unrealize(VirtIODevice *vdev)
 {
+    if (!vdev->realized)
+        return;   /* the model failed before virtio_pci_realize: nothing to undo */
     virtio_stop_iothread(vdev);
     virtio_ioeventfds_uninit(vdev);
     virtio_irqfds_uninit(vdev);

@@ -21,6 +21,7 @@
 #ifndef MINIVMM_VIRTIO_H
 #define MINIVMM_VIRTIO_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,6 +50,7 @@
 
 #define VIRTIO_NO_VECTOR           0xffff
 #define VIRTIO_MAX_QUEUES          8
+#define VIRTIO_MAX_BACKEND_FDS     64   /* backend_poll's fds at most */
 #define VIRTQ_MAX_SIZE             1024   /* the largest queue a device offers */
 /* Descriptors one element may carry (direct + indirect): longer is hostile. */
 #define VIRTQ_MAX_CHAIN            1024
@@ -157,11 +159,19 @@ typedef struct VirtIODeviceOps {
     int (*handle_queue)(VirtIODevice *vdev, unsigned q);
     /* I/O thread, on reset (optional). */
     void (*reset)(VirtIODevice *vdev);
+    /* A host-side backend served by the I/O thread (optional, both or
+     * neither): backend_poll adds up to `max` fds to wait on and may lower
+     * *timeout_ms (-1 = none); backend_ready runs after every wake-up, with
+     * those fds' revents, to move data between the backend and the queues
+     * (check virtio_queues_live first). */
+    int (*backend_poll)(VirtIODevice *vdev, struct pollfd *fds, int max, int *timeout_ms);
+    void (*backend_ready)(VirtIODevice *vdev, struct pollfd *fds, int n);
 } VirtIODeviceOps;
 
 struct VirtIODevice {
     PCIDevice pci;               /* first */
     const VirtIODeviceOps *ops;
+    bool realized;               /* virtio_pci_realize ran (its fds are set) */
     bool iommu_platform;         /* offer ACCESS_PLATFORM (device behind the IOMMU) */
     uint8_t *config;             /* device-specific config, little-endian */
     uint32_t config_len;
@@ -227,6 +237,12 @@ void virtio_irqfds_update(PCIDevice *d);
 bool virtio_irqfd_signal(VirtIODevice *vdev, uint16_t vector);
 /* One pass of the I/O thread: a pending reset, then every enabled queue. */
 void virtio_device_run(VirtIODevice *vdev);
+/* The I/O thread may use the queues now: the driver is done (DRIVER_OK), the
+ * rings are set up and no reset or NEEDS_RESET is pending. I/O thread. */
+bool virtio_queues_live(VirtIODevice *vdev);
+/* After pushing to queue q outside handle_queue (backend data): the queue's
+ * interrupt if the driver wants one. I/O thread. */
+void virtio_queue_notify(VirtIODevice *vdev, unsigned q);
 /* Queue q's notify register was written (the MMIO path; KVM's ioeventfd
  * signals the same eventfd without an exit to us). */
 void virtio_queue_kick(VirtIODevice *vdev, unsigned q);
@@ -280,9 +296,12 @@ bool virtio_has_feature(const VirtIODevice *vdev, unsigned bit);
 #define VIRTIO_PCI_CAP_DEVICE_CFG  4
 #define VIRTIO_PCI_CAP_PCI_CFG     5
 
-/* Devices (virtio/rng.c, virtio/blk.c); 0 or -1 after one error line. */
+/* Devices (virtio/rng.c, virtio/blk.c, virtio/console.c); 0 or -1 after one error line. */
 struct vm;
 int virtio_rng_init(struct vm *vm, const char *src, bool iommu);
 int virtio_blk_init(struct vm *vm, const char *path, bool readonly, bool iommu, const char *id);
+/* virtio/console.c: output to `path`, or the terminal (stdout, input from a
+ * terminal stdin) when NULL. */
+int virtio_console_init(struct vm *vm, const char *path, bool iommu);
 
 #endif

@@ -301,6 +301,16 @@ static int opt_rng(struct vm_config *cfg, const char *value, char *err, size_t e
     return 0;
 }
 
+static int opt_console(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    VirtioConsoleOptions o;
+    if (virtio_parse_console(value, &o, err, errlen))
+        return -1;
+    cfg->console = o.mode == VIRTIO_CONSOLE_OFF ? NULL : value;
+    cfg->console_tty = o.mode == VIRTIO_CONSOLE_TTY;
+    return 0;
+}
+
 static int opt_dump_pci(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     (void)value, (void)err, (void)errlen;
@@ -335,6 +345,7 @@ static const struct option_def {
     { "pci-testdev", OPT_FLAG, opt_pci_testdev },
     { "disk", OPT_VALUE, opt_disk },
     { "rng", OPT_OPTIONAL_VALUE, opt_rng },
+    { "console", OPT_VALUE, opt_console },
     { "help", OPT_FLAG_HELP, NULL },
     { "version", OPT_FLAG_VERSION, NULL },
 };
@@ -468,6 +479,11 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
                  "COM1 does unless --serial says otherwise");
         return OPTIONS_ERROR;
     }
+    if (on_tty && cfg->console_tty) {
+        snprintf(err, errlen, "--console tty: the terminal is taken by a serial port "
+                 "(COM1 uses it unless --serial says otherwise: add --serial off or file=PATH)");
+        return OPTIONS_ERROR;
+    }
     if (cfg->kernel && !dump && check_readable("kernel", cfg->kernel, err, errlen))
         return OPTIONS_ERROR;
     if (cfg->initramfs && !dump &&
@@ -518,6 +534,9 @@ void options_usage(FILE *out)
 "                         writers); iommu=on offers ACCESS_PLATFORM (default: on\n"
 "                         with --iommu); repeatable, up to 8\n"
 "  --rng [src=PATH]       a virtio-rng device reading PATH (default /dev/urandom)\n"
+"  --console MODE         a virtio-console (hvc0 in Linux): tty (the terminal;\n"
+"                         needs --serial off or file=PATH), file=PATH or off\n"
+"                         (default: none)\n"
 "  --dump-mtree           print the memory tree and flat views (and the PCI\n"
 "                         functions), then exit\n"
 "  --dump-pci             print the PCI functions like `lspci -v`, then exit\n"

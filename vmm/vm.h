@@ -59,6 +59,8 @@ struct vm_config {
     const char *disks[MAX_DISKS];   /* --disk path=...,... */
     unsigned nr_disks;
     const char *rng;                /* --rng [src=PATH]: "" or the value; NULL = none */
+    const char *console;            /* --console MODE; NULL = none */
+    bool console_tty;               /* --console tty (the terminal is taken) */
 };
 
 struct vm;

@@ -17,7 +17,7 @@ ok()      { echo "ok $1"; passed=$((passed + 1)); }
 not_ok()  { echo "not ok $1"; failed=$((failed + 1)); }
 
 # The number of checks below, reported as skipped when they cannot run.
-nr_checks=13
+nr_checks=15
 # The sanitizer pass (make test-sanitize) sets this: the boots test the guest
 # side far more than minivmm's code, and `make test` has just run them.
 if [ -n "${MINIVMM_SKIP_LINUX:-}" ]; then
@@ -67,11 +67,12 @@ show_tail() {
 
 token=tok$$x$RANDOM
 # The main boot also carries a virtio-blk disk with a marker the guest reads
-# from /dev/vda, and a virtio-rng it reads /dev/hwrng from.
+# from /dev/vda, a virtio-rng it reads /dev/hwrng from, and a virtio-console
+# whose hvc0 line must land in the --console file.
 blkmagic=MINIVMM-DISK-$RANDOM$RANDOM
 { printf '%s' "$blkmagic"; head -c 1048576 /dev/zero; } >"$work/disk.img"
-vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng)
-boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
+vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng --console "file=$work/hvc0.out")
+boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk,console minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
 vmm_args=()
 echo "  boot took ${elapsed}s"
 result() { grep -a "^MINIVMM-CHECK $1 " "$work/main.serial" | tr -d '\r' | tail -n 1; }
@@ -80,7 +81,7 @@ if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
 else
     not_ok "boot-to-init: $(explain_failure main)"; show_tail main
 fi
-for check in cpus memory cmdline acpi rtc pci rng blk; do
+for check in cpus memory cmdline acpi rtc pci rng blk console; do
     line=$(result $check)
     case "$line" in
         "MINIVMM-CHECK $check PASS"*) ok "$check (${line#MINIVMM-CHECK $check PASS })" ;;
@@ -92,6 +93,11 @@ if grep -aq "^MINIVMM-CHECK cmdline PASS.*$token" "$work/main.serial"; then
     ok "cmdline-token-seen"
 else
     not_ok "cmdline-token-seen: the guest did not echo $token"
+fi
+if grep -aq "^MINIVMM-HVC0 token=$token" "$work/hvc0.out" 2>/dev/null; then
+    ok "console-file (the guest's hvc0 line reached --console file=)"
+else
+    not_ok "console-file: no 'MINIVMM-HVC0 token=$token' in the --console file"
 fi
 if [ "$status" -eq 0 ] && grep -aq '^MINIVMM-DONE' "$work/main.serial"; then
     ok "poweroff-status-0"
