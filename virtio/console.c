@@ -102,7 +102,9 @@ static int console_rx(VirtIOConsole *s, VirtQueue *vq)
 static int console_handle_queue(VirtIODevice *vdev, unsigned q)
 {
     VirtIOConsole *s = (VirtIOConsole *)vdev;
-    return q == CONSOLE_TX ? console_tx(s, &vdev->vq[q]) : console_rx(s, &vdev->vq[q]);
+    if (q == CONSOLE_TX)
+        return console_tx(s, &vdev->vq[q]);
+    return console_rx(s, &vdev->vq[q]) < 0 ? -1 : VIRTIO_QUEUE_KEEPS_BUFFERS;
 }
 
 static int console_backend_poll(VirtIODevice *vdev, struct pollfd *fds, int max, int *timeout)

@@ -126,9 +126,11 @@ static void process_queue(VirtIODevice *vdev, unsigned q)
         return;
     for (;;) {
         virtqueue_disable_notification(vq);
-        if (vdev->ops->handle_queue(vdev, q) < 0 || vq->broken)
+        int r = vdev->ops->handle_queue(vdev, q);
+        if (r < 0 || vq->broken)
             break;
-        if (!virtqueue_enable_notification(vq))
+        /* A receive queue keeps its buffers until data comes: not drained. */
+        if (!virtqueue_enable_notification(vq) || r == VIRTIO_QUEUE_KEEPS_BUFFERS)
             break;
     }
     /* A device's own complaint went through virtio_error already; a ring's

@@ -49,6 +49,7 @@
 #define VIRTIO_ISR_CONFIG          0x2
 
 #define VIRTIO_NO_VECTOR           0xffff
+#define VIRTIO_QUEUE_KEEPS_BUFFERS 1   /* handle_queue: see VirtIODeviceOps */
 #define VIRTIO_MAX_QUEUES          8
 #define VIRTIO_MAX_BACKEND_FDS     64   /* backend_poll's fds at most */
 #define VIRTQ_MAX_SIZE             1024   /* the largest queue a device offers */
@@ -118,6 +119,13 @@ int virtqueue_pop(VirtQueue *vq, VirtQueueElement *e);
  * the used element, then (release) the index/flags. 0, or -1 when the ring
  * could not be written (vq->broken). */
 int virtqueue_push(VirtQueue *vq, const VirtQueueElement *e, uint32_t len);
+/* Several popped buffers returned at once (mergeable receive buffers): the
+ * driver sees all of them or none. 0 or -1 (vq->broken). */
+typedef struct VirtQueueUsed {
+    uint16_t id, ndescs;     /* from the element */
+    uint32_t len;            /* bytes written into it */
+} VirtQueueUsed;
+int virtqueue_push_batch(VirtQueue *vq, const VirtQueueUsed *u, unsigned n);
 /* Driver notifications off (while the device drains the ring) or on; turning
  * them on is followed by a full barrier and returns true when the ring has
  * requests again (the caller then keeps draining). */
@@ -136,6 +144,7 @@ int64_t virtqueue_write_in(VirtQueue *vq, const VirtQueueElement *e, uint64_t of
 /* virtio/packed.c: the packed-ring halves of pop/push/notification. */
 int virtqueue_packed_pop(VirtQueue *vq, VirtQueueElement *e);
 int virtqueue_packed_push(VirtQueue *vq, const VirtQueueElement *e, uint32_t len);
+int virtqueue_packed_push_batch(VirtQueue *vq, const VirtQueueUsed *u, unsigned n);
 void virtqueue_packed_set_notification(VirtQueue *vq, bool enable);
 bool virtqueue_packed_should_notify(VirtQueue *vq);
 bool virtqueue_packed_has_work(VirtQueue *vq);
@@ -154,8 +163,10 @@ typedef struct VirtIODeviceOps {
     unsigned nr_queues;
     uint16_t queue_size;
     uint64_t features;           /* device-specific bits offered */
-    /* I/O thread: drain queue q (virtqueue_pop ... virtqueue_push). Return -1
-     * after virtio_error to stop. */
+    /* I/O thread: drain queue q (virtqueue_pop ... virtqueue_push). Return 0
+     * when drained, VIRTIO_QUEUE_KEEPS_BUFFERS when buffers stay in the ring
+     * until the backend has data for them (receive queues), -1 after
+     * virtio_error to stop. */
     int (*handle_queue)(VirtIODevice *vdev, unsigned q);
     /* I/O thread, on reset (optional). */
     void (*reset)(VirtIODevice *vdev);
@@ -303,5 +314,8 @@ int virtio_blk_init(struct vm *vm, const char *path, bool readonly, bool iommu, 
 /* virtio/console.c: output to `path`, or the terminal (stdout, input from a
  * terminal stdin) when NULL. */
 int virtio_console_init(struct vm *vm, const char *path, bool iommu);
+/* virtio/net.c: a virtio-net with the backend `o` names (virtio/options.h). */
+struct VirtioNetOptions;
+int virtio_net_init(struct vm *vm, const struct VirtioNetOptions *o, bool iommu);
 
 #endif

@@ -61,6 +61,9 @@ struct vm_config {
     const char *rng;                /* --rng [src=PATH]: "" or the value; NULL = none */
     const char *console;            /* --console MODE; NULL = none */
     bool console_tty;               /* --console tty (the terminal is taken) */
+#define MAX_NETS 4
+    const char *nets[MAX_NETS];     /* --net user|tap=IFNAME,... */
+    unsigned nr_nets;
 };
 
 struct vm;

@@ -17,7 +17,7 @@ ok()      { echo "ok $1"; passed=$((passed + 1)); }
 not_ok()  { echo "not ok $1"; failed=$((failed + 1)); }
 
 # The number of checks below, reported as skipped when they cannot run.
-nr_checks=15
+nr_checks=17
 # The sanitizer pass (make test-sanitize) sets this: the boots test the guest
 # side far more than minivmm's code, and `make test` has just run them.
 if [ -n "${MINIVMM_SKIP_LINUX:-}" ]; then
@@ -71,9 +71,42 @@ token=tok$$x$RANDOM
 # whose hvc0 line must land in the --console file.
 blkmagic=MINIVMM-DISK-$RANDOM$RANDOM
 { printf '%s' "$blkmagic"; head -c 1048576 /dev/zero; } >"$work/disk.img"
-vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng --console "file=$work/hvc0.out")
-boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk,console minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
+# --net user: the guest fetches netfile from an HTTP server on the host's
+# 127.0.0.1 (as 10.0.2.2) and checks its hash; hostfwd: a poller here fetches
+# the guest's token through the forwarded port and then offers hostfwd-ok,
+# which the guest waits for.
+mkdir -p "$work/www"
+head -c 200000 /dev/urandom >"$work/www/netfile"
+nethash=$(sha256sum "$work/www/netfile" | cut -d' ' -f1)
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$work/www" >"$work/http.log" 2>&1 &
+http_pid=$!
+netport=
+for _ in $(seq 50); do
+    netport=$(sed -nE 's/^Serving HTTP on 127.0.0.1 port ([0-9]+).*/\1/p' "$work/http.log")
+    [ -n "$netport" ] && break
+    sleep 0.1
+done
+fwdport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$fwdport" "$token" "$work/www/hostfwd-ok" <<'PY' &
+import sys, time, urllib.request
+port, token, mark = sys.argv[1], sys.argv[2], sys.argv[3]
+for _ in range(600):
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/token", timeout=2).read().decode().strip()
+        if body == token:
+            open(mark, "w").write("ok\n")
+            break
+    except Exception:
+        pass
+    time.sleep(1)
+PY
+poller_pid=$!
+vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng --console "file=$work/hvc0.out"
+          --net "user,hostfwd=tcp:$fwdport-:8080")
+boot main "$vmlinux" 600 "minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk,console,net minivmm.netport=$netport minivmm.nethash=$nethash minivmm.hostfwd=1 minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
 vmm_args=()
+kill "$http_pid" "$poller_pid" 2>/dev/null
+wait "$http_pid" "$poller_pid" 2>/dev/null
 echo "  boot took ${elapsed}s"
 result() { grep -a "^MINIVMM-CHECK $1 " "$work/main.serial" | tr -d '\r' | tail -n 1; }
 if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
@@ -81,7 +114,7 @@ if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
 else
     not_ok "boot-to-init: $(explain_failure main)"; show_tail main
 fi
-for check in cpus memory cmdline acpi rtc pci rng blk console; do
+for check in cpus memory cmdline acpi rtc pci rng blk console net; do
     line=$(result $check)
     case "$line" in
         "MINIVMM-CHECK $check PASS"*) ok "$check (${line#MINIVMM-CHECK $check PASS })" ;;
@@ -93,6 +126,11 @@ if grep -aq "^MINIVMM-CHECK cmdline PASS.*$token" "$work/main.serial"; then
     ok "cmdline-token-seen"
 else
     not_ok "cmdline-token-seen: the guest did not echo $token"
+fi
+if [ -f "$work/www/hostfwd-ok" ] && grep -aq "^MINIVMM-CHECK net PASS.*hostfwd=ok" "$work/main.serial"; then
+    ok "net-hostfwd (the host fetched the guest's token through hostfwd)"
+else
+    not_ok "net-hostfwd: host fetch $( [ -f "$work/www/hostfwd-ok" ] && echo ok || echo failed), guest: $(result net)"
 fi
 if grep -aq "^MINIVMM-HVC0 token=$token" "$work/hvc0.out" 2>/dev/null; then
     ok "console-file (the guest's hvc0 line reached --console file=)"
