@@ -9,6 +9,7 @@
  * go to slirp_input from the transmit handler, and slirp's output arrives in
  * send_packet on the same thread. So there is no lock around slirp. */
 #include <arpa/inet.h>
+#include <signal.h>
 #include <slirp/libslirp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,10 @@ NetBackend *net_slirp_new(const VirtioNetOptions *o)
         .vnameserver = addr(0x0a000203),    /* 10.0.2.3 */
         .vhostname = "minivmm",
     };
+    /* Slirp writes to sockets whose peer may have gone (send without
+     * MSG_NOSIGNAL): EPIPE is its business, not a reason for SIGPIPE to
+     * kill the VMM. As QEMU does, for the whole process. */
+    signal(SIGPIPE, SIG_IGN);
     s->slirp = slirp_new(&cfg, &slirp_callbacks, s);
     if (!s->slirp) {
         log_error("--net user: libslirp refused its configuration");
