@@ -78,11 +78,9 @@ void virtio_error(VirtIODevice *vdev, const char *fmt, ...)
 }
 
 /* ---- the I/O thread's work --------------------------------------------------------------- */
-static void do_reset(VirtIODevice *vdev)
+/* The registers' part of a reset (vdev->lock held). */
+static void reset_registers(VirtIODevice *vdev)
 {
-    if (vdev->ops->reset)
-        vdev->ops->reset(vdev);
-    pthread_mutex_lock(&vdev->lock);
     vdev->guest_features = 0;
     vdev->dfselect = vdev->gfselect = 0;
     vdev->queue_sel = 0;
@@ -95,6 +93,14 @@ static void do_reset(VirtIODevice *vdev)
     }
     vdev->running = false;
     vdev->status = 0;
+}
+
+static void do_reset(VirtIODevice *vdev)
+{
+    if (vdev->ops->reset)
+        vdev->ops->reset(vdev);
+    pthread_mutex_lock(&vdev->lock);
+    reset_registers(vdev);
     __atomic_store_n(&vdev->reset_pending, false, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&vdev->lock);
 }
@@ -244,6 +250,14 @@ static bool features_acceptable(VirtIODevice *vdev)
 
 static void write_status(VirtIODevice *vdev, uint8_t val)
 {
+    if (val == 0 && vdev->status == 0 && !vdev->running &&
+        !__atomic_load_n(&vdev->reset_pending, __ATOMIC_ACQUIRE)) {
+        /* Already reset and never started since: nothing is in flight, and
+         * the register reads 0 at once, so the reset must be done now (left
+         * to the I/O thread it could land after the driver's next writes). */
+        reset_registers(vdev);
+        return;
+    }
     if (val == 0) {
         /* Carried out by the I/O thread between requests; the register reads
          * non-zero until then, which is what drivers wait on. */

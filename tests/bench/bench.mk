@@ -18,6 +18,13 @@ $(BUILD)/bench/bench_vtd: $(BUILD)/tests/bench/bench_vtd.o $(BUILD)/libminivmm.a
 
 BENCH_BINS += $(BUILD)/bench/bench_vtd
 
+# virtio-blk's device model per 4 KiB request (tests/bench/bench_virtio.c).
+$(BUILD)/bench/bench_virtio: $(BUILD)/tests/bench/bench_virtio.o $(BUILD)/libminivmm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+BENCH_BINS += $(BUILD)/bench/bench_virtio
+
 $(BUILD)/bench/linestamp: tests/bench/linestamp.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
