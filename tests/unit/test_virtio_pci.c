@@ -339,3 +339,19 @@ TEST(virtio_rings_through_the_iommu_fault_after_unmap)
     memory_region_unref(io.mr);
     unlink(src_path);
 }
+
+/* A reset written while the status already reads 0 is complete at once: the
+ * features negotiated right after it survive the I/O thread's next pass. */
+TEST(virtio_reset_from_status_zero_is_immediate)
+{
+    Drv v;
+    REQUIRE(setup_rng(&v, false));
+    drv_set_common(&v, VIRTIO_PCI_COMMON_STATUS, 0, 1);
+    CHECK_EQ(drv_common(&v, VIRTIO_PCI_COMMON_STATUS, 1), 0);
+    REQUIRE(drv_negotiate(&v, F(VIRTIO_F_VERSION_1)) & VIRTIO_STATUS_FEATURES_OK);
+    virtio_device_run(v.vdev);
+    CHECK(drv_common(&v, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK);
+    drv_set_common(&v, VIRTIO_PCI_COMMON_GFSELECT, 1, 4);
+    CHECK_EQ(drv_common(&v, VIRTIO_PCI_COMMON_GF, 4), 1);
+    teardown(&v);
+}
