@@ -3,7 +3,7 @@
 
 CC      ?= gcc
 BUILD   ?= build
-PKGS    := glib-2.0 liburcu-bp libpci json-glib-1.0 libseccomp
+PKGS    := glib-2.0 liburcu-bp libpci json-glib-1.0 libseccomp slirp
 CFLAGS  ?= -O2 -g
 # Kept apart from CFLAGS so `make CFLAGS=...` (the sanitizer build) keeps them.
 ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -iquote . -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))

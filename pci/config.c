@@ -271,8 +271,10 @@ void pci_default_config_write(PCIDevice *d, uint32_t addr, uint32_t val, unsigne
     bool bars = pci_range_covers(addr, len, PCI_BASE_ADDRESS_0, 24);
     if (bars || ((old_cmd ^ cmd) & (PCI_COMMAND_IO | PCI_COMMAND_MEMORY)))
         pci_update_mappings(d);
-    if ((old_cmd ^ cmd) & PCI_COMMAND_MASTER)
+    if ((old_cmd ^ cmd) & PCI_COMMAND_MASTER) {
         pci_dma_set_bus_master(d, cmd & PCI_COMMAND_MASTER);
+        pci_msi_changed(d);
+    }
     if ((old_cmd ^ cmd) & PCI_COMMAND_INTX_DISABLE)
         pci_update_intx(d);
     if (d->msi.cap && pci_range_covers(addr, len, d->msi.cap, 24))

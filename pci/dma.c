@@ -261,6 +261,40 @@ MemTxResult pci_dma_slow(PCIDevice *d, dma_addr_t addr, void *buf, dma_addr_t le
     return r;
 }
 
+/* A long DMA write into guest RAM (never device memory: that goes through
+ * dispatch), which vCPUs may read meanwhile: forward, and once the destination
+ * is 16-byte aligned in aligned 16-byte vector stores, each of which writes two
+ * aligned 8-byte units whole; x86 keeps stores in program order. Four times
+ * fewer instructions than memory_copy_ordered's unit loop (a 4 KiB block read
+ * was 13,900 instructions of virtio-blk's ~17,000 per request). */
+static void ram_write_forward(uint8_t *p, const uint8_t *buf, size_t len)
+{
+#if defined(__x86_64__)
+    typedef uint64_t v2u64 __attribute__((vector_size(16)));
+    bool overlap = (uintptr_t)buf < (uintptr_t)p + len && (uintptr_t)p < (uintptr_t)buf + len;
+    size_t head = (size_t)(-(uintptr_t)p & 15), pos;
+    if (overlap || len < head + 64) {
+        memory_copy_ordered(p, buf, len);
+        return;
+    }
+    memory_copy_ordered(p, buf, head);
+    for (pos = head; len - pos >= 64; pos += 64) {
+        v2u64 a, b, c, d;
+        memcpy(&a, buf + pos, 16);
+        memcpy(&b, buf + pos + 16, 16);
+        memcpy(&c, buf + pos + 32, 16);
+        memcpy(&d, buf + pos + 48, 16);
+        *(volatile v2u64 *)(p + pos) = a;
+        *(volatile v2u64 *)(p + pos + 16) = b;
+        *(volatile v2u64 *)(p + pos + 32) = c;
+        *(volatile v2u64 *)(p + pos + 48) = d;
+    }
+    memory_copy_ordered(p + pos, buf + pos, len - pos);
+#else
+    memory_copy_ordered(p, buf, len);
+#endif
+}
+
 /* Aligned 1/2/4/8-byte pieces are single-copy atomic (a vCPU may access the
  * same word); longer writes go forward without splitting aligned units. */
 static void ram_copy(uint8_t *p, uint8_t *buf, dma_addr_t len, bool is_write)
@@ -287,7 +321,7 @@ static void ram_copy(uint8_t *p, uint8_t *buf, dma_addr_t len, bool is_write)
         return;
     }
     if (is_write)
-        memory_copy_ordered(p, buf, len);
+        ram_write_forward(p, buf, len);
     else
         memcpy(buf, p, len);
 }

@@ -16,11 +16,13 @@ MemTxResult pci_dma_check_ram(PCIDevice *d, dma_addr_t addr, dma_addr_t len, DMA
     MemTxResult res = MEMTX_OK;
     rcu_read_lock();
     for (dma_addr_t page = addr & ~(DMA_PAGE_SIZE - 1);; page += DMA_PAGE_SIZE) {
-        uint8_t *host;
-        IOMMUAccessFlags perm;
-        DMAPageResult r = pci_dma_translate_page(d->dma, page, need, &host, &perm);
-        if (r != DMA_PAGE_RAM) {
-            res = r == DMA_PAGE_FAULT ? MEMTX_IOMMU_FAULT : MEMTX_ACCESS_ERROR;
+        /* A cached page is RAM with that permission (the cache holds nothing
+         * else); a miss translates and caches it for the access that follows
+         * the check (a virtio buffer is checked, then copied). */
+        MemTxResult r = MEMTX_OK;
+        if (!dma_cache_lookup(d->dma, page, need == IOMMU_WO) &&
+            !pci_dma_fill(d->dma, page, need, &r)) {
+            res = r == MEMTX_IOMMU_FAULT ? r : MEMTX_ACCESS_ERROR;
             break;
         }
         if (page == last)

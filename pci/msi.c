@@ -9,12 +9,6 @@
 #include "vmm/irq.h"
 #include "vmm/vm.h"
 
-static void msi_changed(PCIDevice *d)
-{
-    if (d->ops && d->ops->msi_changed)
-        d->ops->msi_changed(d);
-}
-
 static bool bus_master(const PCIDevice *d)
 {
     return pci_get_word(d->config + PCI_COMMAND) & PCI_COMMAND_MASTER;
@@ -128,7 +122,7 @@ void pci_msi_config_written(PCIDevice *d, uint32_t addr, unsigned len, uint16_t 
     (void)addr;
     (void)len;
     (void)old_ctrl;
-    msi_changed(d);
+    pci_msi_changed(d);
     if (!pci_msi_enabled(d) || !d->msi.per_vector_mask)
         return;
     /* Unmasked vectors with their pending bit set are sent now. */
@@ -160,6 +154,7 @@ void pci_msi_reset(PCIDevice *d)
         for (unsigned v = 0; v < d->msix.nr_vectors; v++)
             d->msix.table[v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL] = 1;
         memset(d->msix.pba, 0, (d->msix.nr_vectors + 63) / 64 * 8);
+        pci_msi_changed(d);
     }
 }
 
@@ -181,12 +176,33 @@ static bool msix_vector_masked(const PCIDevice *d, unsigned v)
            (d->msix.table[v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL] & 1);
 }
 
-static void msix_send(PCIDevice *d, unsigned v)
+static MSIMessage msix_message(const PCIDevice *d, unsigned v)
 {
     const uint8_t *e = d->msix.table + v * PCI_MSIX_ENTRY_SIZE;
-    uint64_t addr = pci_get_long(e + PCI_MSIX_ENTRY_LOWER_ADDR) |
-                    (uint64_t)pci_get_long(e + PCI_MSIX_ENTRY_UPPER_ADDR) << 32;
-    send(d, addr, pci_get_long(e + PCI_MSIX_ENTRY_DATA));
+    return (MSIMessage){ .address = pci_get_long(e + PCI_MSIX_ENTRY_LOWER_ADDR) |
+                                    (uint64_t)pci_get_long(e + PCI_MSIX_ENTRY_UPPER_ADDR) << 32,
+                         .data = pci_get_long(e + PCI_MSIX_ENTRY_DATA) };
+}
+
+static void msix_send(PCIDevice *d, unsigned v)
+{
+    MSIMessage m = msix_message(d, v);
+    send(d, m.address, m.data);
+}
+
+bool pci_msix_vector_target(const PCIDevice *d, unsigned v, MSIMessage *msg)
+{
+    if (v >= d->msix.nr_vectors || !pci_msix_enabled(d) || msix_vector_masked(d, v) ||
+        !bus_master(d))
+        return false;
+    *msg = msix_message(d, v);
+    return true;
+}
+
+void pci_msi_changed(PCIDevice *d)
+{
+    if (d->ops && d->ops->msi_changed)
+        d->ops->msi_changed(d);
 }
 
 static void msix_notify(PCIDevice *d, unsigned v)
@@ -221,7 +237,7 @@ void pci_msix_config_written(PCIDevice *d, uint32_t addr, unsigned len, uint16_t
     uint16_t ctrl = pci_get_word(d->config + d->msix.cap + PCI_MSIX_FLAGS);
     if ((ctrl ^ old_ctrl) & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL)) {
         msix_fire_unmasked(d);
-        msi_changed(d);
+        pci_msi_changed(d);
     }
 }
 
@@ -249,7 +265,7 @@ static MemTxResult table_write(void *opaque, hwaddr addr, uint64_t data, unsigne
         d->msix.table[a] = b;
     }
     msix_fire_unmasked(d);
-    msi_changed(d);
+    pci_msi_changed(d);
     return MEMTX_OK;
 }
 

@@ -35,6 +35,8 @@ void pci_msi_config_written(PCIDevice *d, uint32_t addr, unsigned len, uint16_t 
 void pci_msix_config_written(PCIDevice *d, uint32_t addr, unsigned len, uint16_t old_ctrl);
 void pci_msi_reset(PCIDevice *d);
 void pci_msix_release(PCIDevice *d);
+/* Tells the model's msi_changed hook, if any. */
+void pci_msi_changed(PCIDevice *d);
 
 /* host.c: the bus's windows (64-bit window above RAM). */
 void pci_bus_windows(const struct vm *vm, PCIWindow *io, PCIWindow *mmio32, PCIWindow *mmio64);

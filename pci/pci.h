@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "devices/device.h"
+#include "iommu/iommu.h"   /* MSIMessage */
 #include "memory/memory.h"
 #include <linux/pci_regs.h> /* PCI_COMMAND, PCI_CAP_ID_MSI, ... */
 
@@ -69,9 +70,12 @@ typedef struct PCIBar {
 typedef struct PCIDeviceOps {
     uint32_t (*config_read)(PCIDevice *d, uint32_t addr, unsigned len);
     void (*config_write)(PCIDevice *d, uint32_t addr, uint32_t val, unsigned len);
-    /* Optional: the guest changed MSI or MSI-X state (enable, mask, a table
-     * entry) and the model's irqfd routes may need to follow (VFIO). Runs
-     * after pci/msi.c has applied the change, big lock held. */
+    /* Optional: something that decides where an MSI or MSI-X vector goes, or
+     * whether it goes, changed: the MSI capability, an MSI-X table entry, the
+     * enable or function-mask bit, bus mastering, a reset. For models that
+     * deliver vectors themselves (irqfds on MSI routes: virtio, VFIO);
+     * pci_msix_vector_target says the current MSI-X state. Runs after pci/msi.c
+     * has applied the change, big lock held. */
     void (*msi_changed)(PCIDevice *d);
 } PCIDeviceOps;
 
@@ -216,6 +220,9 @@ bool pci_msix_enabled(const PCIDevice *d);
  * becomes pending and is sent on unmask); otherwise nothing (INTx is a level:
  * use pci_set_irq). Bus mastering off blocks MSI as on hardware. */
 void pci_notify(PCIDevice *d, unsigned vector);
+/* Whether MSI-X vector v would be sent now (MSI-X on, function and vector
+ * unmasked, bus mastering on), and then its message in *msg. Big lock held. */
+bool pci_msix_vector_target(const PCIDevice *d, unsigned v, MSIMessage *msg);
 /* INTx level of the function's pin. The interrupt status bit follows `level`;
  * the line carries it unless INTx disable is set. */
 void pci_set_irq(PCIDevice *d, bool level);

@@ -3,9 +3,10 @@
 # Safe to run repeatedly; does nothing when everything is present.
 # dpkg-dev, debhelper and lintian: tests/package.sh builds and checks the .deb.
 set -eu
-# clang: the libFuzzer targets (make fuzz); pci.ids: device names for --dump-pci.
+# clang: the libFuzzer targets (make fuzz); pci.ids: device names for --dump-pci;
+# libslirp-dev: --net user (user-mode networking, as QEMU).
 pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libjson-glib-dev libpci-dev
-      binutils valgrind qemu-system-x86 clang pci.ids
+      binutils valgrind qemu-system-x86 clang pci.ids libslirp-dev
       dpkg-dev debhelper lintian"
 if [ -f guest-images/deps.txt ]; then
     pkgs="$pkgs $(grep -v '^#' guest-images/deps.txt)"

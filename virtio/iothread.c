@@ -9,7 +9,9 @@
  * same eventfd (virtio_queue_kick).
  *
  * The thread waits on every queue's eventfd and the control eventfd (reset,
- * stop) with poll, drains them, and runs virtio_device_run. */
+ * stop) with poll, drains them, and runs virtio_device_run. A device with a
+ * host-side backend (console input, a network backend) adds the backend's fds
+ * and timeout to the same poll and is called after each wake-up. */
 #include <errno.h>
 #include <linux/kvm.h>
 #include <poll.h>
@@ -76,13 +78,17 @@ static void *iothread_main(void *opaque)
 {
     VirtIODevice *vdev = opaque;
     seccomp_apply_thread(SECCOMP_THREAD_VIRTIO_IO, vdev->pci.dev.id);
-    unsigned n = vdev->ops->nr_queues;
-    struct pollfd fds[VIRTIO_MAX_QUEUES + 1];
+    const VirtIODeviceOps *ops = vdev->ops;
+    unsigned n = ops->nr_queues;
+    struct pollfd fds[VIRTIO_MAX_QUEUES + 1 + VIRTIO_MAX_BACKEND_FDS];
     for (unsigned q = 0; q < n; q++)
         fds[q] = (struct pollfd){ .fd = vdev->qcfg[q].kick_fd, .events = POLLIN };
     fds[n] = (struct pollfd){ .fd = vdev->ctl_fd, .events = POLLIN };
     while (!__atomic_load_n(&vdev->stop, __ATOMIC_ACQUIRE)) {
-        if (poll(fds, n + 1, -1) < 0 && errno != EINTR) {
+        int timeout = -1, extra = 0;
+        if (ops->backend_poll)
+            extra = ops->backend_poll(vdev, fds + n + 1, VIRTIO_MAX_BACKEND_FDS, &timeout);
+        if (poll(fds, n + 1 + (unsigned)extra, timeout) < 0 && errno != EINTR) {
             log_error("%s: poll: %s", vdev->pci.dev.id, strerror(errno));
             break;
         }
@@ -93,6 +99,8 @@ static void *iothread_main(void *opaque)
         if (__atomic_load_n(&vdev->stop, __ATOMIC_ACQUIRE))
             break;
         virtio_device_run(vdev);
+        if (ops->backend_ready)
+            ops->backend_ready(vdev, fds + n + 1, extra);
     }
     return NULL;
 }

@@ -139,6 +139,45 @@ int virtqueue_packed_push(VirtQueue *vq, const VirtQueueElement *e, uint32_t len
     return 0;
 }
 
+/* Several used buffers handed back as one: every slot but the first, then
+ * (release) the first one's flags, so the driver sees all or nothing (a
+ * mergeable receive buffer set). */
+int virtqueue_packed_push_batch(VirtQueue *vq, const VirtQueueUsed *u, unsigned n)
+{
+    unsigned slot = vq->next_used;
+    bool wrap = vq->used_wrap;
+    uint16_t first_flags = 0;
+    for (unsigned k = 0; k < n; k++) {
+        dma_addr_t a = vq->desc + (dma_addr_t)slot * PACKED_DESC_SIZE;
+        uint16_t flags = (uint16_t)(u[k].len ? VRING_DESC_F_WRITE : 0);
+        if (wrap)
+            flags |= VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED;
+        if (stw_le_pci_dma(vq->dma, a + 12, u[k].id) != MEMTX_OK ||
+            stl_le_pci_dma(vq->dma, a + 8, u[k].len) != MEMTX_OK)
+            return virtqueue_fail(vq, "descriptor ring not writable");
+        if (k == 0) {
+            first_flags = flags;
+        } else {
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+            if (stw_le_pci_dma(vq->dma, a + 14, flags) != MEMTX_OK)
+                return virtqueue_fail(vq, "descriptor ring not writable");
+        }
+        slot += u[k].ndescs ? u[k].ndescs : 1u;
+        if (slot >= vq->size) {
+            slot -= vq->size;
+            wrap = !wrap;
+        }
+    }
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    if (stw_le_pci_dma(vq->dma, vq->desc + (dma_addr_t)vq->next_used * PACKED_DESC_SIZE + 14,
+                       first_flags) != MEMTX_OK)
+        return virtqueue_fail(vq, "descriptor ring not writable");
+    vq->next_used = (uint16_t)slot;
+    vq->used_wrap = wrap;
+    vq->used_idx = (uint16_t)(vq->used_idx + n);
+    return 0;
+}
+
 void virtqueue_packed_set_notification(VirtQueue *vq, bool enable)
 {
     uint16_t flags = VRING_PACKED_EVENT_FLAG_DISABLE;

@@ -43,6 +43,8 @@ bool virtio_has_feature(const VirtIODevice *vdev, unsigned bit)
 /* ---- interrupts ------------------------------------------------------------------------ */
 void virtio_raise_irq(VirtIODevice *vdev, uint16_t vector, uint8_t isr_bit)
 {
+    if (virtio_irqfd_signal(vdev, vector))
+        return;
     bool took = !memory_bql_locked();
     if (took)
         memory_bql_lock();
@@ -76,8 +78,8 @@ void virtio_error(VirtIODevice *vdev, const char *fmt, ...)
 }
 
 /* ---- the I/O thread's work --------------------------------------------------------------- */
-/* The registers' reset values (vdev->lock held). */
-static void reset_registers_locked(VirtIODevice *vdev)
+/* The registers' part of a reset (vdev->lock held). */
+static void reset_registers(VirtIODevice *vdev)
 {
     vdev->guest_features = 0;
     vdev->dfselect = vdev->gfselect = 0;
@@ -89,6 +91,7 @@ static void reset_registers_locked(VirtIODevice *vdev)
         vdev->qcfg[q].enabled = false;
         vdev->qcfg[q].desc = vdev->qcfg[q].driver = vdev->qcfg[q].device = 0;
     }
+    vdev->running = false;
     vdev->status = 0;
 }
 
@@ -97,8 +100,7 @@ static void do_reset(VirtIODevice *vdev)
     if (vdev->ops->reset)
         vdev->ops->reset(vdev);
     pthread_mutex_lock(&vdev->lock);
-    reset_registers_locked(vdev);
-    vdev->running = false;
+    reset_registers(vdev);
     __atomic_store_n(&vdev->reset_pending, false, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&vdev->lock);
 }
@@ -130,9 +132,11 @@ static void process_queue(VirtIODevice *vdev, unsigned q)
         return;
     for (;;) {
         virtqueue_disable_notification(vq);
-        if (vdev->ops->handle_queue(vdev, q) < 0 || vq->broken)
+        int r = vdev->ops->handle_queue(vdev, q);
+        if (r < 0 || vq->broken)
             break;
-        if (!virtqueue_enable_notification(vq))
+        /* A receive queue keeps its buffers until data comes: not drained. */
+        if (!virtqueue_enable_notification(vq) || r == VIRTIO_QUEUE_KEEPS_BUFFERS)
             break;
     }
     /* A device's own complaint went through virtio_error already; a ring's
@@ -141,11 +145,28 @@ static void process_queue(VirtIODevice *vdev, unsigned q)
         virtio_error(vdev, "queue %u: %s", q, vq->error);
         return;
     }
+    virtio_queue_notify(vdev, q);
+}
+
+void virtio_queue_notify(VirtIODevice *vdev, unsigned q)
+{
     pthread_mutex_lock(&vdev->lock);
     bool needs_reset = vdev->status & VIRTIO_STATUS_NEEDS_RESET;
+    uint16_t vector = vdev->qcfg[q].vector;
     pthread_mutex_unlock(&vdev->lock);
-    if (!needs_reset && virtqueue_should_notify(vq))
-        virtio_raise_irq(vdev, vdev->qcfg[q].vector, VIRTIO_ISR_QUEUE);
+    if (!needs_reset && virtqueue_should_notify(&vdev->vq[q]))
+        virtio_raise_irq(vdev, vector, VIRTIO_ISR_QUEUE);
+}
+
+bool virtio_queues_live(VirtIODevice *vdev)
+{
+    if (__atomic_load_n(&vdev->reset_pending, __ATOMIC_ACQUIRE))
+        return false;
+    pthread_mutex_lock(&vdev->lock);
+    bool live = vdev->running && (vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
+                !(vdev->status & (VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+    pthread_mutex_unlock(&vdev->lock);
+    return live;
 }
 
 void virtio_device_run(VirtIODevice *vdev)
@@ -229,11 +250,12 @@ static bool features_acceptable(VirtIODevice *vdev)
 
 static void write_status(VirtIODevice *vdev, uint8_t val)
 {
-    if (val == 0 && vdev->status == 0) {
-        /* Nothing started since the last reset, so nothing is in flight: done
-         * here, since the status reads 0 at once and the driver goes on. */
-        reset_registers_locked(vdev);
-        __atomic_store_n(&vdev->reset_pending, false, __ATOMIC_RELEASE);
+    if (val == 0 && vdev->status == 0 && !vdev->running &&
+        !__atomic_load_n(&vdev->reset_pending, __ATOMIC_ACQUIRE)) {
+        /* Already reset and never started since: nothing is in flight, and
+         * the register reads 0 at once, so the reset must be done now (left
+         * to the I/O thread it could land after the driver's next writes). */
+        reset_registers(vdev);
         return;
     }
     if (val == 0) {
@@ -438,6 +460,7 @@ static void vp_config_write(PCIDevice *d, uint32_t addr, uint32_t val, unsigned 
 static const PCIDeviceOps vp_pci_ops = {
     .config_read = vp_config_read,
     .config_write = vp_config_write,
+    .msi_changed = virtio_irqfds_update,
 };
 
 static int add_vendor_cap(VirtIODevice *vdev, uint8_t type, uint8_t len, uint32_t offset,
@@ -472,9 +495,12 @@ int virtio_pci_realize(VirtIODevice *vdev)
     Device *dev = &vdev->pci.dev;
     const VirtIODeviceOps *ops = vdev->ops;
     PCIBus *bus = pci_root_bus(dev->vm);
+    vdev->realized = true;
     vdev->ctl_fd = -1;
     for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
         vdev->qcfg[q].kick_fd = -1;
+    for (unsigned v = 0; v <= VIRTIO_MAX_QUEUES; v++)
+        vdev->irqfd[v].fd = vdev->irqfd[v].gsi = -1;
     pthread_mutex_init(&vdev->lock, NULL);
     if (!bus) {
         log_error("%s: no PCI bus", dev->id);
@@ -531,6 +557,9 @@ int virtio_pci_realize(VirtIODevice *vdev)
             log_error("%s: eventfd: %s", dev->id, strerror(errno));
             return -1;
         }
+    if (virtio_irqfds_init(vdev) < 0)
+        return -1;
+    vdev->use_irqfds = dev->vm->has_kvm;
     do_reset(vdev);
     if (dev->vm->has_kvm && (virtio_ioeventfds_init(vdev) < 0 || virtio_start_iothread(vdev) < 0))
         return -1;
@@ -539,8 +568,11 @@ int virtio_pci_realize(VirtIODevice *vdev)
 
 void virtio_pci_unrealize(VirtIODevice *vdev)
 {
+    if (!vdev->realized)
+        return;   /* the model failed before virtio_pci_realize: nothing to undo */
     virtio_stop_iothread(vdev);
     virtio_ioeventfds_uninit(vdev);
+    virtio_irqfds_uninit(vdev);
     pci_device_uninit(&vdev->pci);
     for (unsigned r = 0; r < 4; r++)
         if (vdev->regions[r]) {

@@ -21,6 +21,7 @@
 #ifndef MINIVMM_VIRTIO_H
 #define MINIVMM_VIRTIO_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,7 +49,9 @@
 #define VIRTIO_ISR_CONFIG          0x2
 
 #define VIRTIO_NO_VECTOR           0xffff
+#define VIRTIO_QUEUE_KEEPS_BUFFERS 1   /* handle_queue: see VirtIODeviceOps */
 #define VIRTIO_MAX_QUEUES          8
+#define VIRTIO_MAX_BACKEND_FDS     64   /* backend_poll's fds at most */
 #define VIRTQ_MAX_SIZE             1024   /* the largest queue a device offers */
 /* Descriptors one element may carry (direct + indirect): longer is hostile. */
 #define VIRTQ_MAX_CHAIN            1024
@@ -116,6 +119,13 @@ int virtqueue_pop(VirtQueue *vq, VirtQueueElement *e);
  * the used element, then (release) the index/flags. 0, or -1 when the ring
  * could not be written (vq->broken). */
 int virtqueue_push(VirtQueue *vq, const VirtQueueElement *e, uint32_t len);
+/* Several popped buffers returned at once (mergeable receive buffers): the
+ * driver sees all of them or none. 0 or -1 (vq->broken). */
+typedef struct VirtQueueUsed {
+    uint16_t id, ndescs;     /* from the element */
+    uint32_t len;            /* bytes written into it */
+} VirtQueueUsed;
+int virtqueue_push_batch(VirtQueue *vq, const VirtQueueUsed *u, unsigned n);
 /* Driver notifications off (while the device drains the ring) or on; turning
  * them on is followed by a full barrier and returns true when the ring has
  * requests again (the caller then keeps draining). */
@@ -134,6 +144,7 @@ int64_t virtqueue_write_in(VirtQueue *vq, const VirtQueueElement *e, uint64_t of
 /* virtio/packed.c: the packed-ring halves of pop/push/notification. */
 int virtqueue_packed_pop(VirtQueue *vq, VirtQueueElement *e);
 int virtqueue_packed_push(VirtQueue *vq, const VirtQueueElement *e, uint32_t len);
+int virtqueue_packed_push_batch(VirtQueue *vq, const VirtQueueUsed *u, unsigned n);
 void virtqueue_packed_set_notification(VirtQueue *vq, bool enable);
 bool virtqueue_packed_should_notify(VirtQueue *vq);
 bool virtqueue_packed_has_work(VirtQueue *vq);
@@ -152,16 +163,26 @@ typedef struct VirtIODeviceOps {
     unsigned nr_queues;
     uint16_t queue_size;
     uint64_t features;           /* device-specific bits offered */
-    /* I/O thread: drain queue q (virtqueue_pop ... virtqueue_push). Return -1
-     * after virtio_error to stop. */
+    /* I/O thread: drain queue q (virtqueue_pop ... virtqueue_push). Return 0
+     * when drained, VIRTIO_QUEUE_KEEPS_BUFFERS when buffers stay in the ring
+     * until the backend has data for them (receive queues), -1 after
+     * virtio_error to stop. */
     int (*handle_queue)(VirtIODevice *vdev, unsigned q);
     /* I/O thread, on reset (optional). */
     void (*reset)(VirtIODevice *vdev);
+    /* A host-side backend served by the I/O thread (optional, both or
+     * neither): backend_poll adds up to `max` fds to wait on and may lower
+     * *timeout_ms (-1 = none); backend_ready runs after every wake-up, with
+     * those fds' revents, to move data between the backend and the queues
+     * (check virtio_queues_live first). */
+    int (*backend_poll)(VirtIODevice *vdev, struct pollfd *fds, int max, int *timeout_ms);
+    void (*backend_ready)(VirtIODevice *vdev, struct pollfd *fds, int n);
 } VirtIODeviceOps;
 
 struct VirtIODevice {
     PCIDevice pci;               /* first */
     const VirtIODeviceOps *ops;
+    bool realized;               /* virtio_pci_realize ran (its fds are set) */
     bool iommu_platform;         /* offer ACCESS_PLATFORM (device behind the IOMMU) */
     uint8_t *config;             /* device-specific config, little-endian */
     uint32_t config_len;
@@ -191,6 +212,16 @@ struct VirtIODevice {
     bool ioeventfds_registered;
     uint64_t ioeventfd_base;
 
+    /* MSI-X vectors as irqfds (virtio/irqfd.c): vector v's eventfd is bound
+     * to an MSI route holding its table entry; `ready` (atomic) says the
+     * vector is unmasked with its route programmed, so the I/O thread may
+     * signal the eventfd instead of taking the big lock. */
+    bool use_irqfds;             /* on with KVM; unit tests turn it on */
+    struct {
+        int fd, gsi;             /* -1 until first unmasked */
+        bool ready;
+    } irqfd[VIRTIO_MAX_QUEUES + 1];
+
     int ctl_fd;                  /* eventfd: reset request or stop */
     pthread_t thread;
     bool thread_started, stop;
@@ -207,16 +238,31 @@ int virtio_start_iothread(VirtIODevice *vdev);
 void virtio_stop_iothread(VirtIODevice *vdev);
 int virtio_ioeventfds_init(VirtIODevice *vdev);
 void virtio_ioeventfds_uninit(VirtIODevice *vdev);
+/* virtio/irqfd.c. init: one eventfd per vector (0 or -1); update: the
+ * PCIDeviceOps.msi_changed hook (big lock held), (re)programs the unmasked
+ * vectors' routes; signal: the lock-free delivery of `vector`, false when
+ * the caller must go the slow way (masked: pending bit; MSI-X off: INTx). */
+int virtio_irqfds_init(VirtIODevice *vdev);
+void virtio_irqfds_uninit(VirtIODevice *vdev);
+void virtio_irqfds_update(PCIDevice *d);
+bool virtio_irqfd_signal(VirtIODevice *vdev, uint16_t vector);
 /* One pass of the I/O thread: a pending reset, then every enabled queue. */
 void virtio_device_run(VirtIODevice *vdev);
+/* The I/O thread may use the queues now: the driver is done (DRIVER_OK), the
+ * rings are set up and no reset or NEEDS_RESET is pending. I/O thread. */
+bool virtio_queues_live(VirtIODevice *vdev);
+/* After pushing to queue q outside handle_queue (backend data): the queue's
+ * interrupt if the driver wants one. I/O thread. */
+void virtio_queue_notify(VirtIODevice *vdev, unsigned q);
 /* Queue q's notify register was written (the MMIO path; KVM's ioeventfd
  * signals the same eventfd without an exit to us). */
 void virtio_queue_kick(VirtIODevice *vdev, unsigned q);
 /* The guest-visible failure of a hostile ring or request: NEEDS_RESET, a
  * config-change interrupt and a rate-limited log line. I/O thread. */
 void virtio_error(VirtIODevice *vdev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The one place a virtio interrupt is raised: MSI-X `vector`, or INTx with
- * the ISR bit when MSI-X is off. Takes the big lock (irqfds can replace this). */
+/* The one place a virtio interrupt is raised: MSI-X `vector` (its irqfd when
+ * ready, else through pci_notify under the big lock), or INTx with the ISR
+ * bit when MSI-X is off. */
 void virtio_raise_irq(VirtIODevice *vdev, uint16_t vector, uint8_t isr_bit);
 /* Whether the driver accepted feature `bit`. */
 bool virtio_has_feature(const VirtIODevice *vdev, unsigned bit);
@@ -261,9 +307,15 @@ bool virtio_has_feature(const VirtIODevice *vdev, unsigned bit);
 #define VIRTIO_PCI_CAP_DEVICE_CFG  4
 #define VIRTIO_PCI_CAP_PCI_CFG     5
 
-/* Devices (virtio/rng.c, virtio/blk.c); 0 or -1 after one error line. */
+/* Devices (virtio/rng.c, virtio/blk.c, virtio/console.c); 0 or -1 after one error line. */
 struct vm;
 int virtio_rng_init(struct vm *vm, const char *src, bool iommu);
 int virtio_blk_init(struct vm *vm, const char *path, bool readonly, bool iommu, const char *id);
+/* virtio/console.c: output to `path`, or the terminal (stdout, input from a
+ * terminal stdin) when NULL. */
+int virtio_console_init(struct vm *vm, const char *path, bool iommu);
+/* virtio/net.c: a virtio-net with the backend `o` names (virtio/options.h). */
+struct VirtioNetOptions;
+int virtio_net_init(struct vm *vm, const struct VirtioNetOptions *o, bool iommu);
 
 #endif

@@ -187,6 +187,27 @@ int virtqueue_push(VirtQueue *vq, const VirtQueueElement *e, uint32_t len)
     return 0;
 }
 
+int virtqueue_push_batch(VirtQueue *vq, const VirtQueueUsed *u, unsigned n)
+{
+    if (vq->broken)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (vq->packed)
+        return virtqueue_packed_push_batch(vq, u, n);
+    for (unsigned k = 0; k < n; k++) {
+        dma_addr_t elem = vq->used + 4 + 8 * (dma_addr_t)((uint16_t)(vq->used_idx + k) % vq->size);
+        if (stl_le_pci_dma(vq->dma, elem, u[k].id) != MEMTX_OK ||
+            stl_le_pci_dma(vq->dma, elem + 4, u[k].len) != MEMTX_OK)
+            return virtqueue_fail(vq, "used ring not writable");
+    }
+    vq->used_idx = (uint16_t)(vq->used_idx + n);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    if (stw_le_pci_dma(vq->dma, vq->used + 2, vq->used_idx) != MEMTX_OK)
+        return virtqueue_fail(vq, "used->idx not writable");
+    return 0;
+}
+
 void virtqueue_disable_notification(VirtQueue *vq)
 {
     if (vq->broken)

@@ -53,6 +53,26 @@ static int create_virtio_devices(struct vm *vm, const struct vm_config *cfg)
             virtio_rng_init(vm, o.src, iommu))
             return -1;
     }
+    for (unsigned i = 0; i < cfg->nr_nets; i++) {
+        VirtioNetOptions o;
+        if (virtio_parse_net(cfg->nets[i], &o, err, sizeof(err))) {
+            log_error("%s", err);
+            return -1;
+        }
+        if (virtio_resolve_iommu("--net", o.iommu, cfg->iommu, &iommu) ||
+            virtio_net_init(vm, &o, iommu))
+            return -1;
+    }
+    if (cfg->console) {
+        VirtioConsoleOptions o;
+        if (virtio_parse_console(cfg->console, &o, err, sizeof(err))) {
+            log_error("%s", err);
+            return -1;
+        }
+        if (virtio_resolve_iommu("--console", -1, cfg->iommu, &iommu) ||
+            virtio_console_init(vm, o.mode == VIRTIO_CONSOLE_FILE ? o.path : NULL, iommu))
+            return -1;
+    }
     return 0;
 }
 

@@ -353,6 +353,27 @@ static int opt_user_device(struct vm_config *cfg, const char *value, char *err, 
                     &cfg->nr_vfio_user_devices, value, err, errlen);
 }
 
+static int opt_console(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    VirtioConsoleOptions o;
+    if (virtio_parse_console(value, &o, err, errlen))
+        return -1;
+    cfg->console = o.mode == VIRTIO_CONSOLE_OFF ? NULL : value;
+    cfg->console_tty = o.mode == VIRTIO_CONSOLE_TTY;
+    return 0;
+}
+
+static int opt_net(struct vm_config *cfg, const char *value, char *err, size_t errlen)
+{
+    VirtioNetOptions o;
+    if (virtio_parse_net(value, &o, err, errlen))
+        return -1;
+    if (cfg->nr_nets >= MAX_NETS)
+        FAIL("--net: at most %d network devices", MAX_NETS);
+    cfg->nets[cfg->nr_nets++] = value;
+    return 0;
+}
+
 static int opt_dump_pci(struct vm_config *cfg, const char *value, char *err, size_t errlen)
 {
     (void)value, (void)err, (void)errlen;
@@ -390,6 +411,8 @@ static const struct option_def {
     { "rng", OPT_OPTIONAL_VALUE, opt_rng },
     { "device", OPT_VALUE, opt_device },
     { "user-device", OPT_VALUE, opt_user_device },
+    { "console", OPT_VALUE, opt_console },
+    { "net", OPT_VALUE, opt_net },
     { "help", OPT_FLAG_HELP, NULL },
     { "version", OPT_FLAG_VERSION, NULL },
 };
@@ -407,7 +430,7 @@ static const struct option_def *find_option(const char *name, size_t len)
  * of belong here). */
 static bool option_repeatable(const struct option_def *def)
 {
-    static const char *const repeatable[] = { "serial-port", "test-device", "edu" };
+    static const char *const repeatable[] = { "serial-port", "test-device", "edu", "disk", "net" };
     for (size_t i = 0; i < sizeof(repeatable) / sizeof(repeatable[0]); i++)
         if (!strcmp(def->name, repeatable[i]))
             return true;
@@ -524,6 +547,11 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
                  "COM1 does unless --serial says otherwise");
         return OPTIONS_ERROR;
     }
+    if (on_tty && cfg->console_tty) {
+        snprintf(err, errlen, "--console tty: the terminal is taken by a serial port "
+                 "(COM1 uses it unless --serial says otherwise: add --serial off or file=PATH)");
+        return OPTIONS_ERROR;
+    }
     if (cfg->kernel && !dump && check_readable("kernel", cfg->kernel, err, errlen))
         return OPTIONS_ERROR;
     if (cfg->initramfs && !dump &&
@@ -580,6 +608,18 @@ void options_usage(FILE *out)
 "  --user-device socket=PATH[,id=NAME]\n"
 "                         a PCI device served by a vfio-user server on PATH\n"
 "                         (with --iommu: needs caching-mode=on); repeatable, up to 8\n"
+"  --console MODE         a virtio-console (hvc0 in Linux): tty (the terminal;\n"
+"                         needs --serial off or file=PATH), file=PATH or off\n"
+"                         (default: none)\n"
+"  --net user[,hostfwd=tcp:[ADDR]:PORT-[ADDR]:PORT][,mac=MAC][,iommu=on|off]\n"
+"                         a virtio-net on user-mode networking (libslirp): DHCP\n"
+"                         gives the guest 10.0.2.15, DNS is 10.0.2.3 and the host\n"
+"                         is 10.0.2.2; hostfwd forwards a host port (on 127.0.0.1\n"
+"                         unless ADDR is given) to the guest, e.g. tcp:2222-:22\n"
+"  --net tap=IFNAME[,mac=MAC][,iommu=on|off]\n"
+"                         a virtio-net on an existing TAP interface (with the\n"
+"                         virtio-net header: checksum and TSO offloads from the\n"
+"                         guest); --net is repeatable, up to 4\n"
 "  --dump-mtree           print the memory tree and flat views (and the PCI\n"
 "                         functions), then exit\n"
 "  --dump-pci             print the PCI functions like `lspci -v`, then exit\n"

@@ -72,6 +72,11 @@ struct vm_config {
     unsigned nr_vfio_user_devices;
     int seccomp;                /* --seccomp: enum seccomp_mode (vmm/seccomp.h) */
     const char *api_socket;     /* --api-socket path=PATH, or NULL */
+    const char *console;            /* --console MODE; NULL = none */
+    bool console_tty;               /* --console tty (the terminal is taken) */
+#define MAX_NETS 4
+    const char *nets[MAX_NETS];     /* --net user|tap=IFNAME,... */
+    unsigned nr_nets;
 };
 
 struct vm;

@@ -90,6 +90,18 @@ else
 fi
 "$build/bench/bench_vfio" 20000 time | awk '{ printf "  wall clock: BAR read round trip %s ns, map+unmap %s ns\n", $2, $4 }'
 
+echo "== virtio-blk: VMM instructions per 4 KiB read request in the device model (callgrind;"
+echo "   ring walk, pread, copy through the DMA layer, used entry, irqfd; target <= 3000)"
+if command -v valgrind >/dev/null; then
+    reps=2000
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg.blk" --collect-atstart=no \
+        "--toggle-collect=bench_blk_request*" "$build/bench/bench_virtio" $reps >/dev/null 2>&1
+    total=$(sed -n 's/^totals: //p' "$work/cg.blk")
+    printf '  %-52s %5d instructions\n' "virtio-blk 4 KiB read request" $(( ${total:-0} / reps ))
+else
+    echo "  valgrind missing (scripts/install-deps.sh installs it)"
+fi
+
 echo "== exec to the guest's first output (bounds its first instruction; target <= 5 ms)"
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     runs=50

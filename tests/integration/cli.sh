@@ -40,7 +40,7 @@ check_help() {
     local want
     for want in --kernel --initramfs --cmdline "--cpus boot=N" "--memory size=SIZE" --serial \
         "--serial-port N,MODE" \
-        --cpu-features --disk --rng --dump-mtree --test-device --debug-exit-port --version "Exit statuses" \
+        --cpu-features --disk --rng --console --net --dump-mtree --test-device --debug-exit-port --version "Exit statuses" \
         "0  the guest powered off" "2  bad option" "4  the guest asked for a reset" \
         "6  the guest crashed" "8  host failure" "(V << 1) | 1"; do
         grep -qF -- "$want" "$work/out" || { not_ok help "no '$want' in --help"; return; }
@@ -192,6 +192,15 @@ check_bad_virtio() {
     bad disk_iommu_off_with_iommu "iommu=off" --dump-pci --iommu --disk "path=$img,iommu=off"
     bad rng_missing "src=$work/nonexistent" --dump-pci --rng "src=$work/nonexistent"
     bad rng_unknown_key "'file'" --dump-pci --rng "file=/dev/urandom"
+    bad console_bad_mode "'pty'" --dump-pci --console pty
+    bad net_unknown_key "'vlan'" --dump-pci --net user,vlan=2
+    bad net_bad_mac "'52:54:00:zz:00:01'" --dump-pci --net user,mac=52:54:00:zz:00:01
+    bad net_multicast_mac "multicast" --dump-pci --net user,mac=01:00:5e:00:00:01
+    bad net_bad_hostfwd "'tcp:22'" --dump-pci --net user,hostfwd=tcp:22
+    bad net_no_such_tap "tap=minivmmnotap0" --dump-pci --net tap=minivmmnotap0
+    bad net_bad_kind "'bridge'" --dump-pci --net bridge
+    bad console_tty_taken "--console tty" --dump-pci --console tty
+    bad console_file_dir "file=$work" --dump-pci --serial off --console "file=$work"
     # A second VMM on an image another one holds (the smp guest waits ~2 s for a
     # CPU that never comes, holding the lock meanwhile).
     local holder=$build/guest/smp.elf

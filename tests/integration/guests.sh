@@ -17,7 +17,7 @@ TESTS=(hello widths romexec memsize_pvh_64M memsize_pvh_200M memsize_mb_64M mems
        ioapic_split ioapic_kernel)
 TESTS+=(rtc rtcirq pmtimer s3 pctestdev memlow)
 TESTS+=(pci)
-TESTS+=(virtio virtio_iommu)
+TESTS+=(virtio virtio_split virtio_iommu)
 TESTS+=(vfio_user vfio_user_iommu vfio_user_kill)
 TESTS+=(vtd pcitestdev)
 
@@ -163,8 +163,10 @@ check_hello() {
 check_virtio() {
     status_is 1 || return 1
     has_line "$serial" "virtio: ok" || { why="no 'virtio: ok' line"; return 1; }
+    has_line "$serial" "virtio: msix ok" || { why="no 'virtio: msix ok' line (MSI-X vectors, irqfds)"; return 1; }
     grep -q "needs reset" "$errf" || { why="no rate-limited NEEDS_RESET log line"; return 1; }
 }
+check_virtio_split() { check_virtio; }
 check_virtio_iommu() {
     status_is 1 || return 1
     has_line "$serial" "virtio: iommu fault after unmap ok" || { why="no 'virtio: iommu fault after unmap ok' line"; return 1; }
@@ -473,7 +475,7 @@ for t in "${TESTS[@]}"; do
         prereq "$t" "$gdir/smp.elf" || continue
         run_guest "$t" "$gdir/smp.elf" --cpus boot=2 --memory size=64M --cmdline "cpus=2 stall=1"
         ;;
-    virtio | virtio_iommu)
+    virtio | virtio_split | virtio_iommu)
         # The entropy source: 64-byte blocks starting with the marker the guest checks.
         rngsrc=$work/rngsrc
         : >"$rngsrc"
@@ -483,6 +485,9 @@ for t in "${TESTS[@]}"; do
         prereq "$t" "$gdir/virtio.elf" || continue
         if [ "$t" = virtio ]; then
             run_guest "$t" "$gdir/virtio.elf" --memory size=64M --rng "src=$rngsrc"
+        elif [ "$t" = virtio_split ]; then
+            # MSI-X irqfds with the split irqchip (KVM's LAPICs, our IOAPIC)
+            run_guest "$t" "$gdir/virtio.elf" --memory size=64M --rng "src=$rngsrc" --irqchip split
         else
             run_guest "$t" "$gdir/virtio.elf" --memory size=64M --rng "src=$rngsrc" --iommu \
                 --cmdline "iommu=1"

@@ -10,14 +10,15 @@ vmlinux=$build/image/vmlinux
 bzimage=$build/image/bzImage
 initramfs=$build/image/initramfs.cpio
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+ns=
+trap 'rm -rf "$work"; [ -z "$ns" ] || ip netns del "$ns" 2>/dev/null' EXIT
 passed=0 failed=0 skipped=0
-vmm_args=()
+vmm_args=() nsexec=()
 ok()      { echo "ok $1"; passed=$((passed + 1)); }
 not_ok()  { echo "not ok $1"; failed=$((failed + 1)); }
 
 # The number of checks below, reported as skipped when they cannot run.
-nr_checks=14
+nr_checks=19
 # The sanitizer pass (make test-sanitize) sets this: the boots test the guest
 # side far more than minivmm's code, and `make test` has just run them.
 if [ -n "${MINIVMM_SKIP_LINUX:-}" ]; then
@@ -39,8 +40,8 @@ fi
 boot() {
     local name=$1 kernel=$2 limit=$3; shift 3
     local start=$SECONDS
-    timeout --kill-after=10 "$limit" "$minivmm" --kernel "$kernel" --initramfs "$initramfs" \
-        --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" --edu --test-device dma "${vmm_args[@]}" \
+    "${nsexec[@]}" timeout --kill-after=10 "$limit" "$minivmm" --kernel "$kernel" --initramfs "$initramfs" \
+        ${irqchip:+--irqchip "$irqchip"} --cpus boot=2 --memory size=256M --serial "file=$work/$name.serial" --edu --test-device dma "${vmm_args[@]}" \
         --cmdline "console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline) $*" \
         </dev/null >"$work/$name.out" 2>"$work/$name.err"
     status=$?
@@ -67,14 +68,67 @@ show_tail() {
 
 token=tok$$x$RANDOM
 # The main boot also carries a virtio-blk disk with a marker the guest reads
-# from /dev/vda, a virtio-rng it reads /dev/hwrng from, QEMU's pci-testdev
-# (enumerated only), and the VT-d unit with interrupt remapping (so the split
-# irqchip): DMA and interrupts of every device above go through it.
+# from /dev/vda, a virtio-rng it reads /dev/hwrng from, a virtio-console whose
+# hvc0 line must land in the --console file, QEMU's pci-testdev (enumerated
+# only), and the VT-d unit with interrupt remapping (so the split irqchip): DMA
+# and interrupts of every device go through it.
 blkmagic=MINIVMM-DISK-$RANDOM$RANDOM
 { printf '%s' "$blkmagic"; head -c 1048576 /dev/zero; } >"$work/disk.img"
-vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng --iommu --test-device pci)
-boot main "$vmlinux" 600 "intel_iommu=on minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk,iommu minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
-vmm_args=()
+# --net user: the guest fetches netfile from an HTTP server on the host's
+# 127.0.0.1 (as 10.0.2.2) and checks its hash; hostfwd: a poller here fetches
+# the guest's token through the forwarded port and then offers hostfwd-ok,
+# which the guest waits for.
+# --net tap: the main boot runs in a network namespace made here, with a tap at
+# 192.168.77.1 that the guest's eth1 fetches the same file through; where
+# namespaces or taps are not permitted, that part is skipped, loudly.
+ns=minivmm-$$-$RANDOM bind=127.0.0.1 tap_args=() tap_check=
+if ip netns add "$ns" 2>/dev/null &&
+   ip netns exec "$ns" ip tuntap add dev mvtap0 mode tap 2>/dev/null &&
+   ip -n "$ns" addr add 192.168.77.1/24 dev mvtap0 && ip -n "$ns" link set mvtap0 up &&
+   ip -n "$ns" link set lo up; then
+    nsexec=(ip netns exec "$ns")
+    bind=0.0.0.0   # inside the namespace: its loopback (slirp) and the tap
+    tap_args=(--net tap=mvtap0,mac=52:54:00:00:77:02)
+    tap_check=,tap
+else
+    ip netns del "$ns" 2>/dev/null
+    ns=
+    echo "SKIP: --net tap: cannot create a network namespace with a tap here (needs CAP_NET_ADMIN)"
+    skipped=$((skipped + 1))
+fi
+mkdir -p "$work/www"
+head -c 200000 /dev/urandom >"$work/www/netfile"
+nethash=$(sha256sum "$work/www/netfile" | cut -d' ' -f1)
+"${nsexec[@]}" python3 -u -m http.server 0 --bind "$bind" --directory "$work/www" >"$work/http.log" 2>&1 &
+http_pid=$!
+netport=
+for _ in $(seq 50); do
+    netport=$(sed -nE 's/^Serving HTTP on [0-9.]+ port ([0-9]+).*/\1/p' "$work/http.log")
+    [ -n "$netport" ] && break
+    sleep 0.1
+done
+fwdport=$("${nsexec[@]}" python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"${nsexec[@]}" python3 - "$fwdport" "$token" "$work/www/hostfwd-ok" <<'PY' &
+import sys, time, urllib.request
+port, token, mark = sys.argv[1], sys.argv[2], sys.argv[3]
+for _ in range(600):
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/token", timeout=2).read().decode().strip()
+        if body == token:
+            open(mark, "w").write("ok\n")
+            break
+    except Exception:
+        pass
+    time.sleep(1)
+PY
+poller_pid=$!
+vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng --iommu --test-device pci
+          --console "file=$work/hvc0.out"
+          --net "user,hostfwd=tcp:$fwdport-:8080" "${tap_args[@]}")
+boot main "$vmlinux" 600 "intel_iommu=on minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk,iommu,console,net$tap_check minivmm.netport=$netport minivmm.nethash=$nethash minivmm.hostfwd=1 minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
+vmm_args=() nsexec=()
+kill "$http_pid" "$poller_pid" 2>/dev/null
+wait "$http_pid" "$poller_pid" 2>/dev/null
 echo "  boot took ${elapsed}s"
 result() { grep -a "^MINIVMM-CHECK $1 " "$work/main.serial" | tr -d '\r' | tail -n 1; }
 if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
@@ -82,7 +136,7 @@ if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
 else
     not_ok "boot-to-init: $(explain_failure main)"; show_tail main
 fi
-for check in cpus memory cmdline acpi rtc pci rng blk iommu; do
+for check in cpus memory cmdline acpi rtc pci rng blk iommu console net ${tap_check:+tap}; do
     line=$(result $check)
     case "$line" in
         "MINIVMM-CHECK $check PASS"*) ok "$check (${line#MINIVMM-CHECK $check PASS })" ;;
@@ -94,6 +148,16 @@ if grep -aq "^MINIVMM-CHECK cmdline PASS.*$token" "$work/main.serial"; then
     ok "cmdline-token-seen"
 else
     not_ok "cmdline-token-seen: the guest did not echo $token"
+fi
+if [ -f "$work/www/hostfwd-ok" ] && grep -aq "^MINIVMM-CHECK net PASS.*hostfwd=ok" "$work/main.serial"; then
+    ok "net-hostfwd (the host fetched the guest's token through hostfwd)"
+else
+    not_ok "net-hostfwd: host fetch $( [ -f "$work/www/hostfwd-ok" ] && echo ok || echo failed), guest: $(result net)"
+fi
+if grep -aq "^MINIVMM-HVC0 token=$token" "$work/hvc0.out" 2>/dev/null; then
+    ok "console-file (the guest's hvc0 line reached --console file=)"
+else
+    not_ok "console-file: no 'MINIVMM-HVC0 token=$token' in the --console file"
 fi
 if [ "$status" -eq 0 ] && grep -aq '^MINIVMM-DONE' "$work/main.serial"; then
     ok "poweroff-status-0"
