@@ -17,6 +17,7 @@
 #include "vmm/seccomp.h"
 
 #include <errno.h>
+#include <glib.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -57,7 +58,11 @@ static const int main_calls[] = {
     SCMP_SYS(close), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(read), SCMP_SYS(unlink),
     SCMP_SYS(sendto),
     SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(rt_sigaction), SCMP_SYS(fstat),
-    SCMP_SYS(newfstatat), SCMP_SYS(lseek), END,
+    SCMP_SYS(newfstatat), SCMP_SYS(lseek),
+    /* Tearing down --net user with a forwarded connection still open made
+     * library code (libslirp, GLib) open a file; main touches nothing the guest
+     * controls by then, so this costs little. Which file is not known yet. */
+    SCMP_SYS(openat), END,
 };
 static const int serial_io_calls[] = {
     SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(read), SCMP_SYS(close), END,
@@ -261,6 +266,11 @@ int seccomp_setup(enum seccomp_mode m)
     /* glibc's time conversions (gmtime_r in the RTC) read the time zone file
      * on their first call: load it now, while opening files is allowed. */
     tzset();
+    /* Likewise error texts: glibc's strerror and GLib's g_strerror (libslirp's
+     * warnings) open the message catalogs and charset tables of the locale
+     * (e.g. C.UTF-8) on first use, from whichever thread logs first. */
+    (void)strerror(EINVAL);
+    (void)g_strerror(EINVAL);
     struct sigaction sa = { .sa_sigaction = sigsys_handler, .sa_flags = SA_SIGINFO };
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSYS, &sa, NULL) < 0) {
