@@ -92,6 +92,12 @@ static inline uint32_t pm_since(uint32_t start) { return pm_ticks() - start; }
 #define LAPIC_SVR    0x0f0
 #define LAPIC_LVT_LINT0 0x350
 #define IOAPIC_BASE  0xfec00000ul
+#define IOAPIC_SELECT 0x00
+#define IOAPIC_WINDOW 0x10
+#define IOAPIC_EOI   0x40
+#define RTE_LEVEL      (1u << 15)
+#define RTE_REMOTE_IRR (1u << 14)
+#define RTE_MASKED     (1u << 16)
 
 struct idt_gate {
     uint16_t off0, sel;
@@ -127,14 +133,31 @@ static inline void lapic_enable(void)
 
 static inline void lapic_eoi(void) { mmio_write32(LAPIC_BASE + LAPIC_EOI, 0); }
 
-/* IOAPIC input `gsi` -> `vector` on APIC 0: fixed, edge, active high. */
-static inline void ioapic_route(unsigned gsi, uint8_t vector)
+/* IOAPIC registers through the select/window pair. */
+static inline uint32_t ioapic_read(uint8_t reg)
 {
-    mmio_write32(IOAPIC_BASE, 0x10 + 2 * gsi + 1);
-    mmio_write32(IOAPIC_BASE + 0x10, 0);
-    mmio_write32(IOAPIC_BASE, 0x10 + 2 * gsi);
-    mmio_write32(IOAPIC_BASE + 0x10, vector);
+    mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, reg);
+    return mmio_read32(IOAPIC_BASE + IOAPIC_WINDOW);
 }
+
+static inline void ioapic_write(uint8_t reg, uint32_t v)
+{
+    mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, reg);
+    mmio_write32(IOAPIC_BASE + IOAPIC_WINDOW, v);
+}
+
+/* The whole redirection entry of `pin`, high half (destination) first so the
+ * entry is never live with a stale destination. */
+static inline void ioapic_set_rte(unsigned pin, uint64_t rte)
+{
+    ioapic_write((uint8_t)(0x11 + 2 * pin), (uint32_t)(rte >> 32));
+    ioapic_write((uint8_t)(0x10 + 2 * pin), (uint32_t)rte);
+}
+
+static inline uint32_t ioapic_rte_low(unsigned pin) { return ioapic_read((uint8_t)(0x10 + 2 * pin)); }
+
+/* IOAPIC input `gsi` -> `vector` on APIC 0: fixed, edge, active high. */
+static inline void ioapic_route(unsigned gsi, uint8_t vector) { ioapic_set_rte(gsi, vector); }
 
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
