@@ -55,16 +55,7 @@ int guest_main(void *info, unsigned long magic)
     tramp_install(EFER_LME, resume_stack, RESUME_STACK, s3_resume);   /* the one CPU: slot 0 */
     *(volatile uint32_t *)(acpi.facs + 12) = (uint32_t)TRAMP_BASE;
 
-    /* the alarm: divider stopped, alarm at the next second, released */
-    cmos_write(RTC_REG_A, 0x70);
-    uint8_t sec = cmos_read(RTC_SECONDS);
-    cmos_write(RTC_SECONDS_ALARM, to_bcd((bcd(sec) + 1) % 60));
-    cmos_write(RTC_MINUTES_ALARM, RTC_ALARM_DONT_CARE);
-    cmos_write(RTC_HOURS_ALARM, RTC_ALARM_DONT_CARE);
-    cmos_read(RTC_REG_C);
-    cmos_write(RTC_REG_B, RTC_B_24H | RTC_B_AIE);
-    sleep_start = pm_ticks();
-    cmos_write(RTC_REG_A, RTC_A_DIVIDER_32K);
+    sleep_start = rtc_alarm_next_second();
 
     outb(acpi.sleep_status, 0x80);                         /* clear WAK_STS */
     outb(acpi.sleep_control, (uint8_t)(slp_typ << 2 | 0x20));

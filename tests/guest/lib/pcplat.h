@@ -85,6 +85,24 @@ static inline uint32_t pm_ticks(void) { return inl(pm_timer_port); }
 static inline uint32_t pm_since(uint32_t start) { return pm_ticks() - start; }
 #define PM_MS(ms) ((uint32_t)((uint64_t)(ms) * PM_TIMER_HZ / 1000))
 
+/* RTC (BCD, 24-hour): the alarm interrupt armed for the next second, set
+ * while the divider is held in reset and released last, so it comes about
+ * half a second after the release. Register C is read on the way, clearing
+ * any stale flag. Returns the PM timer at the release. */
+static inline uint32_t rtc_alarm_next_second(void)
+{
+    cmos_write(RTC_REG_A, RTC_A_DIVIDER);
+    uint8_t sec = cmos_read(RTC_SECONDS);
+    cmos_write(RTC_SECONDS_ALARM, to_bcd((bcd(sec) + 1) % 60));
+    cmos_write(RTC_MINUTES_ALARM, RTC_ALARM_DONT_CARE);
+    cmos_write(RTC_HOURS_ALARM, RTC_ALARM_DONT_CARE);
+    cmos_read(RTC_REG_C);
+    cmos_write(RTC_REG_B, RTC_B_24H | RTC_B_AIE);
+    uint32_t t = pm_ticks();
+    cmos_write(RTC_REG_A, RTC_A_DIVIDER_32K);
+    return t;
+}
+
 /* ---- interrupts ---- */
 #define LAPIC_BASE   0xfee00000ul
 #define LAPIC_TPR    0x080
