@@ -2,10 +2,7 @@
  * and flattening (sparse areas, sub-page pieces, the MSI-X overlay, memslots
  * on a real KVM VM), config-space virtualization, interrupt modes, and the
  * DMA mapping bookkeeping from memory-listener and IOMMU notifications. */
-#include <fcntl.h>
-#include <linux/kvm.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "util/rcu.h"
@@ -107,18 +104,12 @@ TEST(sub_page_pieces_and_slow_path_keep_exact_widths)
 
 TEST(page_aligned_mapped_parts_become_memslots)
 {
-    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    int vmfd = kvm >= 0 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
-    if (vmfd < 0) {
-        printf("skip: no usable /dev/kvm, not tested\n");
-        if (kvm >= 0)
-            close(kvm);
-        return;
-    }
     struct rig r;
     REQUIRE(rig_up(&r, false));
-    r.f.vm.kvm_fd = kvm;
-    r.f.vm.vm_fd = vmfd;
+    if (!fake_vm_open_kvm(&r.f)) {
+        rig_down(&r);
+        return;
+    }
     REQUIRE(kvm_memory_listener_init(&r.f.vm) == 0);
     unsigned before = kvm_memory_slots_used(&r.f.vm);
     cf8_write(&r.f.vm, r.d->devfn, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
@@ -128,8 +119,7 @@ TEST(page_aligned_mapped_parts_become_memslots)
     CHECK_EQ(kvm_memory_slots_used(&r.f.vm), before);
     kvm_memory_listener_free(&r.f.vm);
     rig_down(&r);
-    close(vmfd);
-    close(kvm);
+    fake_vm_close_kvm(&r.f);
 }
 
 TEST(config_space_virtualization)
