@@ -4,6 +4,7 @@
  * mappings with their invalidation. */
 #include <string.h>
 
+#include "tests/unit/fake_iommu.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/pci_util.h"
 
@@ -233,47 +234,15 @@ TEST(dma_bus_master_off_fails_and_own_bar_is_refused)
     pci_vm_destroy(&f);
 }
 
-/* ---- a fake IOMMU: iova page p maps to p + 0x100000 while `mapped`, read-only
- * pages in [ro_start, ro_end) ---- */
-typedef struct FakeIOMMU {
-    MemoryRegion *mr;
-    AddressSpace *target;
-    bool mapped;
-    hwaddr offset, ro_start, ro_end;
-    unsigned translations, faults;
-} FakeIOMMU;
-
-static IOMMUTLBEntry fake_translate(MemoryRegion *mr, hwaddr addr, IOMMUAccessFlags access,
-                                    bool record_fault)
-{
-    FakeIOMMU *io = mr->opaque;
-    io->translations++;
-    IOMMUTLBEntry e = { .target_as = io->target, .iova = addr & ~0xfffull,
-                        .translated_addr = (addr & ~0xfffull) + io->offset,
-                        .addr_mask = 0xfff, .perm = IOMMU_NONE };
-    if (io->mapped)
-        e.perm = addr >= io->ro_start && addr < io->ro_end ? IOMMU_RO : IOMMU_RW;
-    if (!(e.perm & access) && record_fault)
-        io->faults++;
-    return e;
-}
-
-static const IOMMURegionOps fake_ops = { .translate = fake_translate };
-
-static MemoryRegion *fake_dma_region(void *opaque, uint16_t rid)
-{
-    (void)rid;
-    return ((FakeIOMMU *)opaque)->mr;
-}
-
+/* ---- behind a fake IOMMU (fake_iommu.h): iova page p maps to p + 0x100000,
+ * page 0x8000 read-only ---- */
 static PCIDevice *setup_iommu(struct fake_vm *f, FakeIOMMU *io)
 {
     if (!pci_vm_init(f))
         return NULL;
-    *io = (FakeIOMMU){ .target = f->vm.as_mem, .mapped = true, .offset = 0x100000,
-                       .ro_start = 0x8000, .ro_end = 0x9000 };
-    io->mr = memory_region_new_iommu("fake-iommu", UINT64_MAX, &fake_ops, io);
-    pci_bus_set_iommu(pci_root_bus(&f->vm), fake_dma_region, io);
+    fake_iommu_attach(io, f, 0x100000);
+    io->ro_start = 0x8000;
+    io->ro_end = 0x9000;
     if (dma_testdev_init(&f->vm) != 0)
         return NULL;
     cf8_write(&f->vm, TDEV, PCI_COMMAND, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 2);
