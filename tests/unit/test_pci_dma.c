@@ -55,6 +55,14 @@ static const MemoryRegionOps rec_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 8 },
 };
 
+/* A recording region at guest-physical `at`. */
+static void add_rec(struct fake_vm *f, hwaddr at, Rec *rec)
+{
+    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, rec);
+    memory_region_add_subregion(f->vm.sysmem, at, mr);
+    memory_region_unref(mr);
+}
+
 TEST(dma_widths_and_byte_orders_on_ram)
 {
     struct fake_vm f;
@@ -118,9 +126,7 @@ TEST(dma_widths_and_byte_orders_on_mmio)
     PCIDevice *d = setup(&f);
     REQUIRE(d);
     Rec rec = { 0 };
-    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, &rec);
-    memory_region_add_subregion(f.vm.sysmem, 0xd0000000, mr);
-    memory_region_unref(mr);
+    add_rec(&f, 0xd0000000, &rec);
     uint16_t w;
     uint32_t l;
     uint64_t q;
@@ -153,9 +159,7 @@ TEST(dma_every_accessor_on_mmio)
     PCIDevice *d = setup(&f);
     REQUIRE(d);
     Rec rec = { 0 };
-    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, &rec);
-    memory_region_add_subregion(f.vm.sysmem, 0xd0000000, mr);
-    memory_region_unref(mr);
+    add_rec(&f, 0xd0000000, &rec);
     const uint64_t v = 0x1122334455667788ull;
     struct { unsigned w; bool be; } kinds[] = {
         { 1, false }, { 2, false }, { 2, true }, { 4, false }, { 4, true }, { 8, false }, { 8, true },
@@ -295,9 +299,7 @@ TEST(dma_through_iommu_cache_and_unmap)
     /* The generic path (dispatch) translates too: MMIO behind the IOMMU. */
     io.mapped = true;
     Rec rec = { 0 };
-    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, &rec);
-    memory_region_add_subregion(f.vm.sysmem, 0xd0000000 + io.offset, mr);
-    memory_region_unref(mr);
+    add_rec(&f, 0xd0000000 + io.offset, &rec);
     CHECK_EQ(stl_le_pci_dma(d, 0xd0000010, 5), MEMTX_OK);
     CHECK(rec.n == 1 && rec.addr[0] == 0x10 && rec.size[0] == 4 && rec.val[0] == 5);
     pci_vm_destroy(&f);
@@ -342,17 +344,13 @@ TEST(dma_map_ram_bounce_and_invalidation)
     REQUIRE(p);
     memory_bql_unlock();
     Rec other = { 0 };
-    MemoryRegion *c = memory_region_new_io("x", 0x1000, &rec_ops, &other);
-    memory_region_add_subregion(f.vm.sysmem, 0xd8000000, c);
-    memory_region_unref(c);
+    add_rec(&f, 0xd8000000, &other);
     CHECK_EQ(u.invalidated, 2);
     memory_bql_lock();
     pci_dma_unmap(d, p, DMA_DIRECTION_TO_DEVICE, 0);
     /* MMIO: a bounce buffer, written back in order at unmap. */
     Rec rec = { 0 };
-    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, &rec);
-    memory_region_add_subregion(f.vm.sysmem, 0xd0000000 + io.offset, mr);
-    memory_region_unref(mr);
+    add_rec(&f, 0xd0000000 + io.offset, &rec);
     p = pci_dma_map(d, 0xd0000000, 16, DMA_DIRECTION_FROM_DEVICE, &len, on_invalidate, &u, &r);
     REQUIRE(p);
     CHECK(p < ram || p >= ram + (64 << 20));
