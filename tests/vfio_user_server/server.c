@@ -1,6 +1,7 @@
 /* A vfio-user test device, served over one connected socket (see README.md
  * here). Used by the test-server program (main.c) and, in-process, by unit
- * tests. It speaks through devices/vfio/vfio_user_proto.c, as the client does.
+ * tests. It speaks through devices/vfio/vfio_user_proto.c and vfio_user_sock.c,
+ * as the client does.
  *
  * The PCI function 1234:5678, class ff0000, INTA, MSI-X with 4 vectors:
  *   BAR0, 32 KiB memory:
