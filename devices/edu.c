@@ -17,6 +17,7 @@
 #include "memory/memory.h"
 #include "pci/dma.h"
 #include "pci/pci.h"
+#include "util/bytes.h"
 #include "util/log.h"
 
 #define EDU_ID            0x010000edu
@@ -119,12 +120,8 @@ static MemTxResult edu_read(void *opaque, hwaddr addr, uint64_t *data, unsigned 
     case 0x90: *data = s->dma_count; break;
     case 0x98: *data = s->dma_cmd; break;
     }
-    if (addr >= EDU_DMA_BUF && addr - EDU_DMA_BUF <= EDU_DMA_BUF_SIZE - size) {
-        uint64_t v = 0;
-        for (unsigned i = 0; i < size; i++)
-            v |= (uint64_t)s->buf[addr - EDU_DMA_BUF + i] << (8 * i);
-        *data = v;
-    }
+    if (addr >= EDU_DMA_BUF && addr - EDU_DMA_BUF <= EDU_DMA_BUF_SIZE - size)
+        *data = get_le(s->buf + (addr - EDU_DMA_BUF), size);
     return MEMTX_OK;
 }
 
@@ -159,8 +156,7 @@ static MemTxResult edu_write(void *opaque, hwaddr addr, uint64_t val, unsigned s
         break;
     }
     if (addr >= EDU_DMA_BUF && addr - EDU_DMA_BUF <= EDU_DMA_BUF_SIZE - size)
-        for (unsigned i = 0; i < size; i++)
-            s->buf[addr - EDU_DMA_BUF + i] = (uint8_t)(val >> (8 * i));
+        put_le(s->buf + (addr - EDU_DMA_BUF), val, size);
     return MEMTX_OK;
 }
 

@@ -97,18 +97,14 @@ static const MemoryRegionOps irq_ops = {
 static MemTxResult iomem_read(void *opaque, hwaddr addr, uint64_t *val, unsigned size)
 {
     PCTestdevState *s = opaque;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < size; i++)
-        v |= (uint64_t)s->iomem[addr + i] << (8 * i);
-    *val = v;
+    *val = get_le(s->iomem + addr, size);
     return MEMTX_OK;
 }
 
 static MemTxResult iomem_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
 {
     PCTestdevState *s = opaque;
-    for (unsigned i = 0; i < size; i++)
-        s->iomem[addr + i] = (uint8_t)(val >> (8 * i));
+    put_le(s->iomem + addr, val, size);
     return MEMTX_OK;
 }
 

@@ -63,7 +63,7 @@ hash_inputs() {
 }
 kinputs=("$here/kernel.config" "$here/build.sh" ${patches[@]+"${patches[@]}"})
 kkey=$(hash_inputs "${kinputs[@]}")
-key=$(hash_inputs "${kinputs[@]}" "$here/init")
+key=$(hash_inputs "${kinputs[@]}" "$here/init" "$here/bar-access.c")
 final=$cache/guest-$key
 kdir=$cache/kernel-$kkey
 
@@ -195,6 +195,9 @@ log "building initramfs"
 tmp=$final.tmp
 rm -rf "$tmp"
 mkdir -p "$tmp"
+# The init script's exact-width BAR accessor (the kernel has no /dev/mem).
+cc -static -O2 -Wall -Wextra -Werror -o "$tmp/bar-access" "$here/bar-access.c" ||
+	die "cannot build bar-access (needs build-essential's static libc)"
 {
 	cat <<-EOF
 		dir /dev 0755 0 0
@@ -206,6 +209,7 @@ mkdir -p "$tmp"
 		dir /bin 0755 0 0
 		file /bin/busybox $busybox 0755 0 0
 		file /init $here/init 0755 0 0
+		file /bin/bar-access $tmp/bar-access 0755 0 0
 	EOF
 	"$busybox" --list | while read -r a; do
 		case $a in busybox | linuxrc | "") ;; *) echo "slink /bin/$a busybox 0777 0 0" ;; esac

@@ -5,6 +5,7 @@
 
 #include "pci/dma.h"
 #include "pci/pci-internal.h"
+#include "util/bytes.h"
 #include "util/log.h"
 #include "vmm/irq.h"
 #include "vmm/vm.h"
@@ -244,10 +245,7 @@ void pci_msix_config_written(PCIDevice *d, uint32_t addr, unsigned len, uint16_t
 static MemTxResult table_read(void *opaque, hwaddr addr, uint64_t *data, unsigned size)
 {
     PCIDevice *d = opaque;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < size; i++)
-        v |= (uint64_t)d->msix.table[addr + i] << (8 * i);
-    *data = v;
+    *data = get_le(d->msix.table + addr, size);
     return MEMTX_OK;
 }
 
@@ -279,10 +277,7 @@ static const MemoryRegionOps table_ops = {
 static MemTxResult pba_read(void *opaque, hwaddr addr, uint64_t *data, unsigned size)
 {
     PCIDevice *d = opaque;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < size; i++)
-        v |= (uint64_t)d->msix.pba[addr + i] << (8 * i);
-    *data = v;
+    *data = get_le(d->msix.pba + addr, size);
     return MEMTX_OK;
 }
 

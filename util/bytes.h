@@ -1,5 +1,6 @@
-/* Little-endian fields of firmware tables and boot structures (ACPI, MP), built
- * byte by byte so the layout does not depend on struct packing. */
+/* Little-endian fields of firmware tables and boot structures (ACPI, MP), and
+ * device registers kept as byte arrays, built byte by byte so the layout does
+ * not depend on struct packing or the host's byte order. */
 #ifndef MINIVMM_BYTES_H
 #define MINIVMM_BYTES_H
 
@@ -37,6 +38,21 @@ static inline uint32_t get_le32(const uint8_t *p)
 static inline uint64_t get_le64(const uint8_t *p)
 {
     return get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/* `size` (1 to 8) bytes at p as a little-endian value, and back. */
+static inline uint64_t get_le(const uint8_t *p, unsigned size)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static inline void put_le(uint8_t *p, uint64_t v, unsigned size)
+{
+    for (unsigned i = 0; i < size; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* The byte that makes p[0..len) sum to zero, given that it is now zero. */

@@ -154,9 +154,19 @@ static struct irq_routes *routes(struct vm *vm)
 }
 
 /* A GSI of the MSI-route range that is in use (rt->lock held). */
-static bool is_msi_route(struct irq_routes *rt, int gsi)
+/* The routes, locked, when gsi is an MSI route; otherwise NULL, logged as a
+ * failed `what` ("update", "delete"). */
+static struct irq_routes *lock_msi_route(struct vm *vm, int gsi, const char *what)
 {
-    return gsi >= IRQ_IOAPIC_PINS && gsi < IRQ_MAX_GSI && rt->gsi[gsi].used;
+    struct irq_routes *rt = routes(vm);
+    if (!rt)
+        return NULL;
+    pthread_mutex_lock(&rt->lock);
+    if (gsi >= IRQ_IOAPIC_PINS && gsi < IRQ_MAX_GSI && rt->gsi[gsi].used)
+        return rt;
+    pthread_mutex_unlock(&rt->lock);
+    log_error("MSI route %s: GSI %d is not an MSI route", what, gsi);
+    return NULL;
 }
 
 int irq_msi_route_add(struct vm *vm, const MSIMessage *msg, uint16_t rid)
@@ -186,37 +196,25 @@ int irq_msi_route_add(struct vm *vm, const MSIMessage *msg, uint16_t rid)
 
 int irq_msi_route_update(struct vm *vm, int gsi, const MSIMessage *msg, uint16_t rid)
 {
-    struct irq_routes *rt = routes(vm);
+    struct irq_routes *rt = lock_msi_route(vm, gsi, "update");
     if (!rt)
         return -1;
-    pthread_mutex_lock(&rt->lock);
-    int ret = -1;
-    if (is_msi_route(rt, gsi)) {
-        struct irq_route *r = &rt->gsi[gsi];
-        r->msg = *msg;
-        r->rid = rid;
-        ret = translate(vm, r) ? commit_locked(vm, rt) : 0;
-    } else {
-        log_error("MSI route update: GSI %d is not an MSI route", gsi);
-    }
+    struct irq_route *r = &rt->gsi[gsi];
+    r->msg = *msg;
+    r->rid = rid;
+    int ret = translate(vm, r) ? commit_locked(vm, rt) : 0;
     pthread_mutex_unlock(&rt->lock);
     return ret;
 }
 
 int irq_msi_route_del(struct vm *vm, int gsi)
 {
-    struct irq_routes *rt = routes(vm);
+    struct irq_routes *rt = lock_msi_route(vm, gsi, "delete");
     if (!rt)
         return -1;
-    pthread_mutex_lock(&rt->lock);
-    int ret = -1;
-    if (is_msi_route(rt, gsi)) {
-        bool was_active = rt->gsi[gsi].active;
-        rt->gsi[gsi] = (struct irq_route){ 0 };
-        ret = was_active ? commit_locked(vm, rt) : 0;
-    } else {
-        log_error("MSI route delete: GSI %d is not an MSI route", gsi);
-    }
+    bool was_active = rt->gsi[gsi].active;
+    rt->gsi[gsi] = (struct irq_route){ 0 };
+    int ret = was_active ? commit_locked(vm, rt) : 0;
     pthread_mutex_unlock(&rt->lock);
     return ret;
 }

@@ -17,6 +17,7 @@
 #include <glib.h>
 
 #include "devices/vfio/vfio_user_proto.h"
+#include "devices/vfio/vfio_user_sock.h"
 #include "util/log.h"
 
 #define REPLY_TIMEOUT_S 5
@@ -36,13 +37,6 @@ typedef struct VFUClient {
 
 static VFUClient *client(VFIOBackend *b) { return (VFUClient *)b; }
 
-static void close_fds(int *fds, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-}
-
 static void mark_gone(VFUClient *c, const char *why)
 {
     if (!c->gone)
@@ -56,58 +50,7 @@ static int send_msg(VFUClient *c, uint16_t cmd, const uint8_t *payload, size_t l
     uint8_t hdr[VFU_HDR_SIZE];
     vfu_put_header(hdr, &(VFUHeader){ .id = ++c->next_id, .cmd = cmd,
                                       .size = (uint32_t)(VFU_HDR_SIZE + len) });
-    struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)payload, len } };
-    union { char b[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)]; struct cmsghdr a; } ctl;
-    struct msghdr m = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-    if (nr_fds) {
-        m.msg_control = ctl.b;
-        m.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * nr_fds);
-    }
-    ssize_t n = sendmsg(c->sock, &m, MSG_NOSIGNAL);
-    if (n != (ssize_t)(VFU_HDR_SIZE + len))
-        return -EIO;
-    return 0;
-}
-
-/* Receives one whole message into c->buf; the fds that came with it into fds
- * (at most max_fds, the rest closed). */
-static int recv_msg(VFUClient *c, VFUHeader *h, int *fds, unsigned max_fds, unsigned *nr_fds)
-{
-    union { char b[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)]; struct cmsghdr a; } ctl;
-    struct iovec iov = { c->buf, VFU_HDR_SIZE };
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-                        .msg_controllen = sizeof(ctl.b) };
-    *nr_fds = 0;
-    ssize_t n = recvmsg(c->sock, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC);
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); n > 0 && cm; cm = CMSG_NXTHDR(&m, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        unsigned k = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        int got[VFU_MAX_FDS];
-        memcpy(got, CMSG_DATA(cm), sizeof(int) * (k < VFU_MAX_FDS ? k : VFU_MAX_FDS));
-        for (unsigned i = 0; i < k && i < VFU_MAX_FDS; i++) {
-            if (*nr_fds < max_fds)
-                fds[(*nr_fds)++] = got[i];
-            else
-                close(got[i]);
-        }
-    }
-    if (n != VFU_HDR_SIZE || (m.msg_flags & MSG_CTRUNC) || vfu_parse_header(c->buf, n, h))
-        goto bad;
-    if (h->size > VFU_HDR_SIZE &&
-        recv(c->sock, c->buf + VFU_HDR_SIZE, h->size - VFU_HDR_SIZE, MSG_WAITALL) !=
-            (ssize_t)(h->size - VFU_HDR_SIZE))
-        goto bad;
-    return 0;
-bad:
-    close_fds(fds, *nr_fds);
-    *nr_fds = 0;
-    return -EIO;
+    return vfu_send(c->sock, hdr, payload, len, fds, nr_fds);
 }
 
 /* One request and its reply. The reply's payload is at c->buf + 16, *len long.
@@ -128,19 +71,19 @@ static int transact(VFUClient *c, uint16_t cmd, const uint8_t *payload, size_t l
         return -EIO;
     }
     VFUHeader h;
-    if (recv_msg(c, &h, rfds, max_rfds, nr_rfds)) {
+    if (vfu_recv(c->sock, c->buf, &h, rfds, max_rfds, nr_rfds)) {
         mark_gone(c, "no reply (hung up, timed out or sent a short message)");
         return -EIO;
     }
     if (h.id != c->next_id || h.cmd != cmd ||
         (h.flags & VFU_F_TYPE_MASK) != VFU_TYPE_REPLY) {
-        close_fds(rfds, *nr_rfds);
+        vfu_close_fds(rfds, *nr_rfds);
         *nr_rfds = 0;
         mark_gone(c, "a reply that does not match the request");
         return -EIO;
     }
     if (h.flags & VFU_F_ERROR) {
-        close_fds(rfds, *nr_rfds);
+        vfu_close_fds(rfds, *nr_rfds);
         *nr_rfds = 0;
         return h.error && h.error < 4096 ? -(int)h.error : -EIO;
     }
@@ -192,7 +135,7 @@ static int do_region_info(VFUClient *c, unsigned index, VFIORegionInfo *out)
     uint64_t fd_offset;
     if (index >= VFIO_MAX_REGIONS ||
         vfu_parse_region_info(c->buf + VFU_HDR_SIZE, len, index, nr_fds, out, &fd_offset)) {
-        close_fds(&fd, nr_fds);
+        vfu_close_fds(&fd, nr_fds);
         return protocol_error(c, "region info");
     }
     if (c->region_fd[index] >= 0)
@@ -343,7 +286,7 @@ static int u_reset(VFIOBackend *b)
 static void u_destroy(VFIOBackend *b)
 {
     VFUClient *c = client(b);
-    close_fds(c->region_fd, VFIO_MAX_REGIONS);
+    vfu_close_fds(c->region_fd, VFIO_MAX_REGIONS);
     if (c->sock >= 0)
         close(c->sock);
     pthread_mutex_destroy(&c->lock);

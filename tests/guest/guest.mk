@@ -39,8 +39,8 @@ GUEST_PROGS64 += vfio_user
 GUEST_ELFS := $(GUEST_PROGS64:%=$(GUEST_OUT)/%.elf) \
 	$(GUEST_OUT)/memsize_pvh.elf $(GUEST_OUT)/memsize_mb.elf $(GUEST_OUT)/memlow_mb.elf
 
-$(GUEST_OUT)/smp.elf: $(GUEST_OBJDIR)/smp_tramp.o
-$(GUEST_OUT)/s3.elf: $(GUEST_OBJDIR)/s3_tramp.o
+$(GUEST_OUT)/smp.elf: $(GUEST_OBJDIR)/lib/tramp.o
+$(GUEST_OUT)/s3.elf: $(GUEST_OBJDIR)/lib/tramp.o
 
 $(GUEST_OBJDIR)/%.o: $(GUEST_SRC)/%.c
 	@mkdir -p $(dir $@)

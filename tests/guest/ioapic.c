@@ -22,28 +22,12 @@
  * a line still high at injection is delivered once more: the runner allows
  * that one extra interrupt there.
  * Exit codes: 0 done (the runner judges the lines); 2 an interrupt never came. */
-#include "guest.h"
-
-#define IOAPIC_BASE    0xfec00000ul
-#define IOAPIC_SELECT  0x00
-#define IOAPIC_WINDOW  0x10
-#define IOAPIC_EOI     0x40
-#define LAPIC_BASE     0xfee00000ul
-#define LAPIC_TPR      0x080
-#define LAPIC_EOI      0x0b0
-#define LAPIC_SVR      0x0f0
-#define LAPIC_LVT0     0x350
-#define LVT_MASKED     0x10000u
-#define SVR_ENABLE     0x100u
+#include "pcplat.h"
 
 #define COM1_IER       (GUEST_COM1 + 1)
 #define COM1_IIR       (GUEST_COM1 + 2)
 #define IER_THRI       0x02
 #define SERIAL_PIN     4
-
-#define RTE_LEVEL      (1u << 15)
-#define RTE_MASKED     (1u << 16)
-#define RTE_REMOTE_IRR (1u << 14)
 
 enum { VEC_EDGE = 0x40, VEC_LEVEL, VEC_MASK, VEC_EOIREG };
 #define NR_VECS 4
@@ -51,40 +35,17 @@ enum { VEC_EDGE = 0x40, VEC_LEVEL, VEC_MASK, VEC_EOIREG };
 #define SPINS   200000u   /* ~0.3 s emulated: far more than a delivery takes */
 #define SETTLE  3000u     /* spins after the expected count, to catch extra ones */
 
-struct idt_gate {
-    uint16_t off_lo, selector;
-    uint8_t ist, type;
-    uint16_t off_mid;
-    uint32_t off_hi, reserved;
-} __attribute__((packed));
-
-static struct idt_gate idt[256] __attribute__((aligned(16)));
 static volatile unsigned count[NR_VECS];
 static volatile unsigned rirr_in_handler;          /* level: remote IRR seen set */
-
-static uint32_t ioapic_read(uint8_t reg)
-{
-    mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, reg);
-    return mmio_read32(IOAPIC_BASE + IOAPIC_WINDOW);
-}
-
-static void ioapic_write(uint8_t reg, uint32_t v)
-{
-    mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, reg);
-    mmio_write32(IOAPIC_BASE + IOAPIC_WINDOW, v);
-}
 
 /* Physical destination `dest`, fixed delivery. */
 static void set_rte_dest(unsigned pin, uint8_t dest, uint32_t low)
 {
-    ioapic_write((uint8_t)(0x11 + 2 * pin), (uint32_t)dest << 24);
-    ioapic_write((uint8_t)(0x10 + 2 * pin), low);
+    ioapic_set_rte(pin, (uint64_t)dest << 56 | low);
 }
 
 /* To APIC id 0: this CPU. */
 static void set_rte(unsigned pin, uint32_t low) { set_rte_dest(pin, 0, low); }
-static uint32_t rte_low(unsigned pin) { return ioapic_read((uint8_t)(0x10 + 2 * pin)); }
-static void lapic_write(unsigned reg, uint32_t v) { mmio_write32(LAPIC_BASE + reg, v); }
 
 /* Called by the stubs below with the vector; interrupts are off. */
 void irq_handler(unsigned vector);
@@ -96,7 +57,7 @@ void irq_handler(unsigned vector)
         inb(COM1_IIR);                     /* acknowledges THR empty: line low */
         break;
     case VEC_LEVEL:
-        if (n <= 3 && (rte_low(SERIAL_PIN) & RTE_REMOTE_IRR))
+        if (n <= 3 && (ioapic_rte_low(SERIAL_PIN) & RTE_REMOTE_IRR))
             rirr_in_handler++;
         if (n == 3)
             outb(COM1_IER, 0);
@@ -105,7 +66,7 @@ void irq_handler(unsigned vector)
         outb(COM1_IER, 0);
         break;
     }
-    lapic_write(LAPIC_EOI, 0);
+    lapic_eoi();
 }
 
 /* One entry stub per vector: save the caller-saved registers, call the
@@ -122,36 +83,18 @@ IRQ_STUB(0x41)
 IRQ_STUB(0x42)
 extern char irq_stub_0x40[], irq_stub_0x41[], irq_stub_0x42[];
 
-static void set_gate(unsigned vector, void *handler)
-{
-    uint64_t a = (uint64_t)handler;
-    uint16_t cs;
-    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
-    idt[vector] = (struct idt_gate){
-        .off_lo = (uint16_t)a, .selector = cs, .type = 0x8e,   /* present interrupt gate */
-        .off_mid = (uint16_t)(a >> 16), .off_hi = (uint32_t)(a >> 32),
-    };
-}
-
-static void load_idt(void)
-{
-    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) d = {
-        sizeof(idt) - 1, (uint64_t)idt };
-    __asm__ volatile("lidt %0" :: "m"(d));
-}
-
 /* Interrupts on until `vector` has come `want` times (then a little longer, to
  * see any extra one), off again. Returns the count. */
 static unsigned wait_for(unsigned vector, unsigned want)
 {
     volatile unsigned *c = &count[vector - VEC_EDGE];
     unsigned i;
-    __asm__ volatile("sti" ::: "memory");
+    sti();
     for (i = 0; i < SPINS && *c < want; i++)
         cpu_relax();
     for (i = 0; i < SETTLE; i++)
         cpu_relax();
-    __asm__ volatile("cli" ::: "memory");
+    cli();
     return *c;
 }
 
@@ -164,14 +107,10 @@ static void check_came(unsigned vector, unsigned got)
 int guest_main(void *info, unsigned long magic)
 {
     (void)info, (void)magic;
-    set_gate(VEC_EDGE, irq_stub_0x40);
-    set_gate(VEC_LEVEL, irq_stub_0x41);
-    set_gate(VEC_MASK, irq_stub_0x42);
-    load_idt();
-    /* No 8259 through LINT0 (KVM's BSP starts in virtual-wire mode). */
-    lapic_write(LAPIC_LVT0, LVT_MASKED);
-    lapic_write(LAPIC_SVR, SVR_ENABLE | 0xff);
-    lapic_write(LAPIC_TPR, 0);
+    idt_set(VEC_EDGE, irq_stub_0x40);
+    idt_set(VEC_LEVEL, irq_stub_0x41);
+    idt_set(VEC_MASK, irq_stub_0x42);
+    lapic_enable();
 
     uint32_t id = ioapic_read(0x00), ver = ioapic_read(0x01);
     guest_printf("ioapic: id %u version 0x%x entries %u\n", id >> 24, ver & 0xff,
@@ -189,7 +128,7 @@ int guest_main(void *info, unsigned long magic)
     n = wait_for(VEC_LEVEL, 3);
     check_came(VEC_LEVEL, n);
     guest_printf("level: %u interrupts, remote IRR set in %u handlers, after: %u\n", n,
-                 rirr_in_handler, (rte_low(SERIAL_PIN) & RTE_REMOTE_IRR) != 0);
+                 rirr_in_handler, (ioapic_rte_low(SERIAL_PIN) & RTE_REMOTE_IRR) != 0);
 
     set_rte(SERIAL_PIN, RTE_MASKED | RTE_LEVEL | VEC_MASK);
     outb(COM1_IER, IER_THRI);
@@ -201,10 +140,10 @@ int guest_main(void *info, unsigned long magic)
 
     set_rte_dest(SERIAL_PIN, NOBODY, RTE_LEVEL | VEC_EOIREG);
     outb(COM1_IER, IER_THRI);
-    unsigned before = (rte_low(SERIAL_PIN) & RTE_REMOTE_IRR) != 0;
+    unsigned before = (ioapic_rte_low(SERIAL_PIN) & RTE_REMOTE_IRR) != 0;
     outb(COM1_IER, 0);
     mmio_write32(IOAPIC_BASE + IOAPIC_EOI, VEC_EOIREG);
-    unsigned after = (rte_low(SERIAL_PIN) & RTE_REMOTE_IRR) != 0;
+    unsigned after = (ioapic_rte_low(SERIAL_PIN) & RTE_REMOTE_IRR) != 0;
     guest_printf("eoireg: remote IRR before %u after %u\n", before, after);
     set_rte(SERIAL_PIN, RTE_MASKED);
     return 0;

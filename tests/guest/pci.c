@@ -17,7 +17,6 @@
 #define EDU_BAR    0xd0000000u
 #define TDEV_BAR   0xd1000000u
 #define LAPIC      0xfee00000u
-#define IOAPIC     0xfec00000u
 #define VEC_MSI    0x40
 #define VEC_MSIX   0x41
 #define VEC_INTX   0x42
@@ -45,14 +44,6 @@ static void setup_interrupts(void)
     idt_set(VEC_INTX, isr_intx);
     lapic_enable();
     sti();
-}
-
-static void ioapic_route_level(unsigned gsi, unsigned vector)
-{
-    mmio_write32(IOAPIC, 0x11 + 2 * gsi);
-    mmio_write32(IOAPIC + 0x10, 0);                     /* destination APIC 0 */
-    mmio_write32(IOAPIC, 0x10 + 2 * gsi);
-    mmio_write32(IOAPIC + 0x10, vector | 1u << 15);     /* fixed, level, high, unmasked */
 }
 
 /* Waits (boundedly) until *counter reaches want. */
@@ -171,7 +162,7 @@ static void interrupts(void)
     unsigned pin = (pci_cfg_read(EDU, 0x3c, 4) >> 8) & 0xff;
     unsigned gsi = 16 + (1 + pin - 1) % 8;
     edu_ack_reg = EDU_BAR + 0x64;
-    ioapic_route_level(gsi, VEC_INTX);
+    ioapic_set_rte(gsi, VEC_INTX | RTE_LEVEL);   /* to APIC 0: fixed, level, high, unmasked */
     mmio_write32(EDU_BAR + 0x60, 1);
     if (!wait_count(&nr_intx, 1))
         guest_fail(6, "no INTx on GSI %u", gsi);

@@ -55,18 +55,10 @@ int guest_main(void *info, unsigned long magic)
         guest_fail(2, "register C 0x%x in the periodic handler", last_c);
     guest_printf("rtcirq: periodic %u (PF each)\n", irqs);
 
-    /* alarm: stop the divider, alarm at the next second, release */
-    cmos_write(RTC_REG_A, 0x70);
-    uint8_t sec = cmos_read(RTC_SECONDS);
-    cmos_write(RTC_SECONDS_ALARM, to_bcd((bcd(sec) + 1) % 60));
-    cmos_write(RTC_MINUTES_ALARM, RTC_ALARM_DONT_CARE);
-    cmos_write(RTC_HOURS_ALARM, RTC_ALARM_DONT_CARE);
-    cmos_read(RTC_REG_C);
-    cmos_write(RTC_REG_B, RTC_B_24H | RTC_B_AIE);
+    /* alarm: at the next second, about 500 ms after the divider's release */
     irqs = 0;
     last_c = 0;
-    uint32_t t0 = pm_ticks();
-    cmos_write(RTC_REG_A, RTC_A_DIVIDER_32K);
+    uint32_t t0 = rtc_alarm_next_second();
     wait_irqs(1, 1500);
     uint32_t ms = pm_since(t0) / (PM_TIMER_HZ / 1000);
     cmos_write(RTC_REG_B, RTC_B_24H);

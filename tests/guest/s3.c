@@ -1,5 +1,5 @@
 /* s3: suspend to RAM and wake by RTC alarm. The guest fills 64 KiB with a
- * pattern, puts a resume trampoline at 0x8000 (s3_tramp.S) into the FACS
+ * pattern, puts a resume trampoline at 0x8000 (lib/tramp.S) into the FACS
  * waking vector, sets the RTC alarm to fire half a second ahead (divider
  * released with the alarm at the next second), then writes SLP_TYP(\_S3_) |
  * SLP_EN. minivmm stops the vCPU; the alarm restarts it in real mode at the
@@ -7,14 +7,10 @@
  * WAK_STS bit and the RTC's alarm flag. Prints "s3: woke after N ms, 64 KiB
  * intact". Exit codes: 2 not stopped / RAM or status wrong, 3 tables missing. */
 #include "pcplat.h"
+#include "tramp.h"
 
-#define S3_TRAMP_BASE 0x8000ul
 #define PATTERN_WORDS (65536 / 8)
 #define RESUME_STACK  8192
-
-extern char s3_tramp_start[], s3_tramp_end[];
-extern char s3_tramp_cr3[], s3_tramp_stack[], s3_tramp_entry[];
-#define TRAMP_VAR(sym) ((volatile uint64_t *)(S3_TRAMP_BASE + ((sym) - s3_tramp_start)))
 
 static uint64_t pattern[PATTERN_WORDS];
 static char resume_stack[RESUME_STACK] __attribute__((section(".stack"), aligned(16)));
@@ -56,22 +52,10 @@ int guest_main(void *info, unsigned long magic)
 
     for (unsigned i = 0; i < PATTERN_WORDS; i++)
         pattern[i] = word(i);
-    memcpy((void *)S3_TRAMP_BASE, s3_tramp_start, (size_t)(s3_tramp_end - s3_tramp_start));
-    *TRAMP_VAR(s3_tramp_cr3) = read_cr3();
-    *TRAMP_VAR(s3_tramp_stack) = (uint64_t)(uintptr_t)(resume_stack + RESUME_STACK);
-    *TRAMP_VAR(s3_tramp_entry) = (uint64_t)(uintptr_t)s3_resume;
-    *(volatile uint32_t *)(acpi.facs + 12) = (uint32_t)S3_TRAMP_BASE;
+    tramp_install(EFER_LME, resume_stack, RESUME_STACK, s3_resume);   /* the one CPU: slot 0 */
+    *(volatile uint32_t *)(acpi.facs + 12) = (uint32_t)TRAMP_BASE;
 
-    /* the alarm: divider stopped, alarm at the next second, released */
-    cmos_write(RTC_REG_A, 0x70);
-    uint8_t sec = cmos_read(RTC_SECONDS);
-    cmos_write(RTC_SECONDS_ALARM, to_bcd((bcd(sec) + 1) % 60));
-    cmos_write(RTC_MINUTES_ALARM, RTC_ALARM_DONT_CARE);
-    cmos_write(RTC_HOURS_ALARM, RTC_ALARM_DONT_CARE);
-    cmos_read(RTC_REG_C);
-    cmos_write(RTC_REG_B, RTC_B_24H | RTC_B_AIE);
-    sleep_start = pm_ticks();
-    cmos_write(RTC_REG_A, RTC_A_DIVIDER_32K);
+    sleep_start = rtc_alarm_next_second();
 
     outb(acpi.sleep_status, 0x80);                         /* clear WAK_STS */
     outb(acpi.sleep_control, (uint8_t)(slp_typ << 2 | 0x20));

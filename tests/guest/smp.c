@@ -1,5 +1,5 @@
 /* smp: the BSP starts the APs through the local APIC (INIT, STARTUP, STARTUP
- * with vector 0x08 -> the trampoline at 0x8000, smp_tramp.S); each AP prints
+ * with vector 0x08 -> the trampoline at 0x8000, lib/tramp.S); each AP prints
  * "cpu N online" (N = its APIC ID) and counts itself in with lock xadd; the BSP
  * waits, bounded, for all of them and prints "all N cpus online".
  * N comes from the command line: cpus=N (the runner passes --cmdline cpus=N).
@@ -11,9 +11,9 @@
  * crashes the guest: minivmm must give up on the BSP and exit with status 6.
  * Exit codes: 0 ok; 2 timeout; 3 bad command line / boot info. */
 #include "guest.h"
+#include "tramp.h"
 
-#define SMP_TRAMP_BASE 0x8000ul
-#define SIPI_VECTOR    (SMP_TRAMP_BASE >> 12)
+#define SIPI_VECTOR    (TRAMP_BASE >> 12)
 #define MAX_CPUS       16
 #define AP_STACK_SIZE  4096
 
@@ -27,14 +27,6 @@
 #define ICR_ASSERT     0x00004000u
 #define ICR_BUSY       0x00001000u
 
-#define EFER_MSR       0xc0000080u
-#define EFER_NXE       (1u << 11)
-#define EFER_LME       (1u << 8)
-
-extern char smp_tramp_start[], smp_tramp_end[];
-extern char tramp_cr3[], tramp_efer[], tramp_next[], tramp_stack_size[], tramp_stacks[],
-    tramp_entry[];
-
 static char ap_stacks[MAX_CPUS][AP_STACK_SIZE] __attribute__((section(".stack"), aligned(16)));
 static volatile uint32_t cpus_online = 1;   /* the BSP */
 static volatile uint32_t flood_mode;
@@ -42,9 +34,6 @@ static volatile uint32_t flood_bytes;       /* printed by the BSP in flood mode 
 static volatile uint32_t stall_mode, bsp_stalling;
 #define FLOOD_BYTES (72u << 10)             /* more than a pipe holds */
 #define FLOOD_LINE  "flood: 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
-
-/* Address of a trampoline variable in the copy at SMP_TRAMP_BASE. */
-#define TRAMP_VAR(type, sym) ((volatile type *)(SMP_TRAMP_BASE + ((sym) - smp_tramp_start)))
 
 static uint32_t lapic_read(unsigned reg) { return mmio_read32(LAPIC_BASE + reg); }
 static void lapic_write(unsigned reg, uint32_t v) { mmio_write32(LAPIC_BASE + reg, v); }
@@ -105,15 +94,9 @@ int guest_main(void *info, unsigned long magic)
     uint32_t bsp_id = lapic_read(LAPIC_ID) >> 24;
     guest_printf("smp: bsp apic id %u, starting %lu cpus\n", bsp_id, n);
 
-    /* Trampoline: copy, then fill in its data area. */
-    memcpy((void *)SMP_TRAMP_BASE, smp_tramp_start, (size_t)(smp_tramp_end - smp_tramp_start));
-    *TRAMP_VAR(uint32_t, tramp_cr3) = (uint32_t)read_cr3();
-    *TRAMP_VAR(uint32_t, tramp_efer) = EFER_LME | ((uint32_t)rdmsr(EFER_MSR) & EFER_NXE);
-    *TRAMP_VAR(uint32_t, tramp_next) = 0;
-    *TRAMP_VAR(uint32_t, tramp_stack_size) = AP_STACK_SIZE;
-    *TRAMP_VAR(uint64_t, tramp_stacks) = (uint64_t)(uintptr_t)ap_stacks;
-    *TRAMP_VAR(uint64_t, tramp_entry) = (uint64_t)(uintptr_t)ap_main;
-    barrier();
+    /* Each AP takes the next of ap_stacks and enters with the BSP's NXE. */
+    tramp_install(EFER_LME | ((uint32_t)rdmsr(EFER_MSR) & EFER_NXE), ap_stacks, AP_STACK_SIZE,
+                  ap_main);
 
     lapic_write(LAPIC_SVR, 0x1ff);  /* software enable, spurious vector 0xff */
     for (uint32_t id = 0; id < n; id++) {

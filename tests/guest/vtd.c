@@ -214,10 +214,7 @@ static void interrupt_remapping(void)
      * 14:0 in 63:49), edge; the vector field only matches EOIs (Linux puts
      * the pin there), so the interrupt arriving at VEC_UART proves the IRTE. */
     uint64_t rte = 4 | 1ull << 48 | (uint64_t)IOAPIC_HANDLE << 49;
-    mmio_write32(IOAPIC_BASE, 0x10 + 2 * 4 + 1);
-    mmio_write32(IOAPIC_BASE + 0x10, (uint32_t)(rte >> 32));
-    mmio_write32(IOAPIC_BASE, 0x10 + 2 * 4);
-    mmio_write32(IOAPIC_BASE + 0x10, (uint32_t)rte);
+    ioapic_set_rte(4, rte);
     outb(GUEST_COM1 + 1, 0x02);                                 /* IER: THR empty */
     if (!wait_count(&nr_uart, 1))
         guest_fail(8, "no remapped IOAPIC interrupt at vector 0x%x", VEC_UART);

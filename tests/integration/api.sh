@@ -13,19 +13,14 @@ TESTS=(api_socket_mode api_info api_mtree api_flatview api_iommu api_xp api_paus
        api_errors api_oversized api_flood api_powerdown api_quit api_stale_socket
        api_not_a_socket sigterm_stop terminal_ctrl_a_x seccomp_kills seccomp_false seccomp_log)
 
-if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
-    echo "SKIP: /dev/kvm not available — control socket tests not run"
-    echo "0 passed, 0 failed, ${#TESTS[@]} skipped"
-    exit 0
-fi
-exec 3>&-
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+skip_all_without_kvm "control socket tests" "${#TESTS[@]}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/minivmm-api.XXXXXX")
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-passed=0 failed=0
-ok() { echo "ok $1"; passed=$((passed + 1)); }
 not_ok() {
     echo "not ok $1: $2"
     failed=$((failed + 1))
@@ -231,5 +226,4 @@ for mode in false log; do
     fi
 done
 
-echo "$passed passed, $failed failed, 0 skipped"
-[ "$failed" = 0 ]
+summary

@@ -9,9 +9,8 @@ set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-ok()     { echo "ok $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok $1: $2"; failed=$((failed + 1)); }
+# shellcheck source=lib.sh
+. "$repo/tests/integration/lib.sh"
 
 mkdir -p "$work/gi" "$work/cache"
 cp "$repo/guest-images/progress.sh" "$work/gi/"
@@ -79,5 +78,4 @@ if [ "$status" = 3 ] && [ "$(cat "$work/cache/kernel-build-steps")" = 40 ] &&
 else
     not_ok failure_status_and_total "status $status (want 3): $(tr '\n' '|' <"$work/out" | head -c 400)"
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -8,10 +8,8 @@ build=$1
 minivmm=$build/minivmm
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0 skipped=0
-ok()     { echo "ok $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok $1: $2"; failed=$((failed + 1)); }
-skip()   { echo "skip $1: $2"; skipped=$((skipped + 1)); }
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # run ARGS...: leaves the status in $status, stdout/stderr in $work/out, $work/err.
 run() {
@@ -266,5 +264,4 @@ check_dump_mtree
 check_dump_pci
 check_without_kvm
 check_vfio
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+summary

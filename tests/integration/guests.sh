@@ -21,18 +21,13 @@ TESTS+=(virtio virtio_split virtio_iommu)
 TESTS+=(vfio_user vfio_user_iommu vfio_user_kill)
 TESTS+=(vtd pcitestdev)
 
-# A character device that this user can open read-write (as minivmm must).
-if ! [ -c /dev/kvm ] || ! { exec 3<>/dev/kvm; } 2>/dev/null; then
-    echo "SKIP: /dev/kvm not available — KVM guest tests not run"
-    echo "0 passed, 0 failed, ${#TESTS[@]} skipped"
-    exit 0
-fi
-exec 3>&-
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+skip_all_without_kvm "KVM guest tests" "${#TESTS[@]}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/minivmm-guests.XXXXXX")
 if [ "${GUEST_KEEP:-0}" = 1 ]; then echo "# work directory: $work"; else trap 'rm -rf "$work"' EXIT; fi
 
-passed=0 failed=0
 # Filled by run_guest for the checks.
 status= serial= tdlog= errf= secs=
 
@@ -553,5 +548,4 @@ for t in "${TESTS[@]}"; do
     finish "$t"
 done
 
-echo "$passed passed, $failed failed, 0 skipped"
-[ "$failed" -eq 0 ]
+summary

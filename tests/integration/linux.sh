@@ -18,7 +18,7 @@ ok()      { echo "ok $1"; passed=$((passed + 1)); }
 not_ok()  { echo "not ok $1"; failed=$((failed + 1)); }
 
 # The number of checks below, reported as skipped when they cannot run.
-nr_checks=19
+nr_checks=21
 # The sanitizer pass (make test-sanitize) sets this: the boots test the guest
 # side far more than minivmm's code, and `make test` has just run them.
 if [ -n "${MINIVMM_SKIP_LINUX:-}" ]; then
@@ -70,8 +70,9 @@ token=tok$$x$RANDOM
 # The main boot also carries a virtio-blk disk with a marker the guest reads
 # from /dev/vda, a virtio-rng it reads /dev/hwrng from, a virtio-console whose
 # hvc0 line must land in the --console file, QEMU's pci-testdev (enumerated
-# only), and the VT-d unit with interrupt remapping (so the split irqchip): DMA
-# and interrupts of every device go through it.
+# only), the vfio-user test server's device (registers accessed from the
+# guest), and the VT-d unit in caching mode with interrupt remapping (so the
+# split irqchip): DMA and interrupts of every device go through it.
 blkmagic=MINIVMM-DISK-$RANDOM$RANDOM
 { printf '%s' "$blkmagic"; head -c 1048576 /dev/zero; } >"$work/disk.img"
 # --net user: the guest fetches netfile from an HTTP server on the host's
@@ -122,13 +123,24 @@ for _ in range(600):
     time.sleep(1)
 PY
 poller_pid=$!
-vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng --iommu --test-device pci
-          --console "file=$work/hvc0.out"
+# The vfio-user test server's device, behind the VT-d unit (which then needs
+# caching mode: Linux must invalidate after creating mappings, too).
+vfu_server=$build/tests/vfio-user-test-server vfu_sock=$work/vfu.sock vfu_log=$work/vfu.log
+if [ ! -x "$vfu_server" ]; then
+    echo "not ok vfio-user-server: $vfu_server missing (make test builds it)"
+    echo "0 passed, 1 failed"; exit 1
+fi
+"$vfu_server" --socket "$vfu_sock" --log "$vfu_log" 2>"$work/vfu.stderr" &
+vfu_pid=$!
+for _ in $(seq 50); do [ -S "$vfu_sock" ] && break; sleep 0.1; done
+vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng --iommu caching-mode=on --test-device pci
+          --user-device "socket=$vfu_sock" --console "file=$work/hvc0.out"
           --net "user,hostfwd=tcp:$fwdport-:8080" "${tap_args[@]}")
-boot main "$vmlinux" 600 "intel_iommu=on minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk,iommu,console,net$tap_check minivmm.netport=$netport minivmm.nethash=$nethash minivmm.hostfwd=1 minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
+boot main "$vmlinux" 600 "intel_iommu=on minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk,iommu,vfio,console,net$tap_check minivmm.netport=$netport minivmm.nethash=$nethash minivmm.hostfwd=1 minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
 vmm_args=() nsexec=()
 kill "$http_pid" "$poller_pid" 2>/dev/null
 wait "$http_pid" "$poller_pid" 2>/dev/null
+{ kill "$vfu_pid"; wait "$vfu_pid"; } 2>/dev/null
 echo "  boot took ${elapsed}s"
 result() { grep -a "^MINIVMM-CHECK $1 " "$work/main.serial" | tr -d '\r' | tail -n 1; }
 if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
@@ -136,7 +148,7 @@ if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
 else
     not_ok "boot-to-init: $(explain_failure main)"; show_tail main
 fi
-for check in cpus memory cmdline acpi rtc pci rng blk iommu console net ${tap_check:+tap}; do
+for check in cpus memory cmdline acpi rtc pci rng blk iommu vfio console net ${tap_check:+tap}; do
     line=$(result $check)
     case "$line" in
         "MINIVMM-CHECK $check PASS"*) ok "$check (${line#MINIVMM-CHECK $check PASS })" ;;
@@ -144,6 +156,22 @@ for check in cpus memory cmdline acpi rtc pci rng blk iommu console net ${tap_ch
         *) not_ok "$check: $line" ;;
     esac
 done
+# The guest's register accesses (guest-images/init, VFIO_OPS past the data
+# page) must reach the server exactly so: same widths, same order, nothing else.
+vfu_want='W 0x0 1 0x11
+W 0x2 2 0x2233
+W 0x4 4 0x44556677
+W 0x0 8 0x8899aabbccddeeff
+R 0x1 1 0xee
+R 0x2 2 0xccdd
+R 0x4 4 0x8899aabb
+R 0x0 8 0x8899aabbccddeeff
+R 0x8 4 0x56535255'
+if [ "$(cat "$vfu_log" 2>/dev/null)" = "$vfu_want" ]; then
+    ok "vfio-user-access-log (9 accesses, widths and order as the guest made them)"
+else
+    not_ok "vfio-user-access-log: $(tr '\n' '|' <"$vfu_log" 2>/dev/null)"
+fi
 if grep -aq "^MINIVMM-CHECK cmdline PASS.*$token" "$work/main.serial"; then
     ok "cmdline-token-seen"
 else

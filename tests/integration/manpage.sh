@@ -10,10 +10,8 @@ minivmm=$build/minivmm
 page=$(cd "$(dirname "$0")/../.." && pwd)/doc/minivmm.1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0 skipped=0
-ok()     { echo "ok $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok $1: $2"; failed=$((failed + 1)); }
-skip()   { echo "skip $1: $2"; skipped=$((skipped + 1)); }
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$minivmm" ] || [ ! -r "$page" ]; then
     echo "not ok setup: $minivmm or $page missing"
@@ -100,5 +98,4 @@ else
     not_ok version_in_header "the .TH line does not name minivmm $version: $(grep '^\.TH' "$page")"
 fi
 
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+summary

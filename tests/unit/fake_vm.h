@@ -6,8 +6,13 @@
 #ifndef MINIVMM_TEST_FAKE_VM_H
 #define MINIVMM_TEST_FAKE_VM_H
 
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "devices/device.h"
 #include "memory/memory.h"
@@ -69,6 +74,31 @@ static inline bool fake_vm_init_with_ram(struct fake_vm *f, uint64_t ram_size,
     memory_region_add_subregion(vm->sysmem, 0, low);
     memory_region_unref(low);
     return true;
+}
+
+/* Gives the fake VM a real KVM VM (no vCPUs, no memory yet) for tests of the
+ * KVM side, such as the memslot listener. Without a usable /dev/kvm: prints a
+ * skip line and returns false. fake_vm_close_kvm closes both descriptors. */
+static inline bool fake_vm_open_kvm(struct fake_vm *f)
+{
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int vmfd = kvm >= 0 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
+    if (vmfd < 0) {
+        printf("skip: no usable /dev/kvm, not tested\n");
+        if (kvm >= 0)
+            close(kvm);
+        return false;
+    }
+    f->vm.kvm_fd = kvm;
+    f->vm.vm_fd = vmfd;
+    return true;
+}
+
+static inline void fake_vm_close_kvm(struct fake_vm *f)
+{
+    close(f->vm.vm_fd);
+    close(f->vm.kvm_fd);
+    f->vm.vm_fd = f->vm.kvm_fd = -1;
 }
 
 /* Destroys the VM's devices first; also drops vm->ram when a test set it. */

@@ -1,10 +1,5 @@
 /* The KVM memslot listener on a real KVM VM (skipped without /dev/kvm): more
  * sections than slots fall back to dispatch, and a failed delete keeps its slot. */
-#include <fcntl.h>
-#include <linux/kvm.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
-
 #include "tests/unit/fake_vm.h"
 #include "tests/unit/harness.h"
 #include "vmm/kvm_memory.h"
@@ -14,18 +9,13 @@
 
 TEST(slots_run_out_then_dispatch_serves_the_rest)
 {
-    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    int vmfd = kvm >= 0 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
-    if (vmfd < 0) {
-        printf("skip: no usable /dev/kvm, not tested\n");
-        if (kvm >= 0)
-            close(kvm);
-        return;
-    }
     struct fake_vm f;
     fake_vm_init(&f);
-    f.vm.kvm_fd = kvm;
-    f.vm.vm_fd = vmfd;
+    if (!fake_vm_open_kvm(&f)) {
+        fake_vm_destroy(&f);
+        return;
+    }
+    int vmfd = f.vm.vm_fd;
     REQUIRE(kvm_memory_listener_init(&f.vm) == 0);
 
     /* One page of RAM each, two pages apart: one slot per section. */
@@ -58,6 +48,5 @@ TEST(slots_run_out_then_dispatch_serves_the_rest)
     for (unsigned i = 0; i < NR_PAGES; i++)
         memory_region_unref(pages[i]);
     fake_vm_destroy(&f);
-    close(vmfd);
-    close(kvm);
+    fake_vm_close_kvm(&f);
 }

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "tests/unit/fake_iommu.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/pci_util.h"
 
@@ -55,6 +56,14 @@ static const MemoryRegionOps rec_ops = {
     .valid = { .min_access_size = 1, .max_access_size = 8 },
     .impl = { .min_access_size = 1, .max_access_size = 8 },
 };
+
+/* A recording region at guest-physical `at`. */
+static void add_rec(struct fake_vm *f, hwaddr at, Rec *rec)
+{
+    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, rec);
+    memory_region_add_subregion(f->vm.sysmem, at, mr);
+    memory_region_unref(mr);
+}
 
 TEST(dma_widths_and_byte_orders_on_ram)
 {
@@ -119,9 +128,7 @@ TEST(dma_widths_and_byte_orders_on_mmio)
     PCIDevice *d = setup(&f);
     REQUIRE(d);
     Rec rec = { 0 };
-    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, &rec);
-    memory_region_add_subregion(f.vm.sysmem, 0xd0000000, mr);
-    memory_region_unref(mr);
+    add_rec(&f, 0xd0000000, &rec);
     uint16_t w;
     uint32_t l;
     uint64_t q;
@@ -154,9 +161,7 @@ TEST(dma_every_accessor_on_mmio)
     PCIDevice *d = setup(&f);
     REQUIRE(d);
     Rec rec = { 0 };
-    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, &rec);
-    memory_region_add_subregion(f.vm.sysmem, 0xd0000000, mr);
-    memory_region_unref(mr);
+    add_rec(&f, 0xd0000000, &rec);
     const uint64_t v = 0x1122334455667788ull;
     struct { unsigned w; bool be; } kinds[] = {
         { 1, false }, { 2, false }, { 2, true }, { 4, false }, { 4, true }, { 8, false }, { 8, true },
@@ -235,52 +240,15 @@ TEST(dma_bus_master_off_fails_and_own_bar_is_refused)
     pci_vm_destroy(&f);
 }
 
-/* ---- a fake IOMMU: iova page p maps to p + 0x100000 while `mapped`, read-only
- * pages in [ro_start, ro_end) ---- */
-typedef struct FakeIOMMU {
-    MemoryRegion *mr;
-    AddressSpace *target;
-    bool mapped;
-    hwaddr offset, ro_start, ro_end;
-    unsigned translations, faults;
-    bool slow;                /* yield inside translate: widens a filler's race window */
-} FakeIOMMU;
-
-static IOMMUTLBEntry fake_translate(MemoryRegion *mr, hwaddr addr, IOMMUAccessFlags access,
-                                    bool record_fault)
-{
-    FakeIOMMU *io = mr->opaque;
-    io->translations++;
-    /* Atomic: a test changes the offset while another thread translates. */
-    IOMMUTLBEntry e = { .target_as = io->target, .iova = addr & ~0xfffull,
-                        .translated_addr = (addr & ~0xfffull) +
-                                           __atomic_load_n(&io->offset, __ATOMIC_ACQUIRE),
-                        .addr_mask = 0xfff, .perm = IOMMU_NONE };
-    if (io->slow)
-        sched_yield();
-    if (io->mapped)
-        e.perm = addr >= io->ro_start && addr < io->ro_end ? IOMMU_RO : IOMMU_RW;
-    if (!(e.perm & access) && record_fault)
-        io->faults++;
-    return e;
-}
-
-static const IOMMURegionOps fake_ops = { .translate = fake_translate };
-
-static MemoryRegion *fake_dma_region(void *opaque, uint16_t rid)
-{
-    (void)rid;
-    return ((FakeIOMMU *)opaque)->mr;
-}
-
+/* ---- behind a fake IOMMU (fake_iommu.h): iova page p maps to p + 0x100000,
+ * page 0x8000 read-only ---- */
 static PCIDevice *setup_iommu(struct fake_vm *f, FakeIOMMU *io)
 {
     if (!pci_vm_init(f))
         return NULL;
-    *io = (FakeIOMMU){ .target = f->vm.as_mem, .mapped = true, .offset = 0x100000,
-                       .ro_start = 0x8000, .ro_end = 0x9000 };
-    io->mr = memory_region_new_iommu("fake-iommu", UINT64_MAX, &fake_ops, io);
-    pci_bus_set_iommu(pci_root_bus(&f->vm), fake_dma_region, io);
+    fake_iommu_attach(io, f, 0x100000);
+    io->ro_start = 0x8000;
+    io->ro_end = 0x9000;
     if (dma_testdev_init(&f->vm) != 0)
         return NULL;
     cf8_write(&f->vm, TDEV, PCI_COMMAND, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 2);
@@ -333,9 +301,7 @@ TEST(dma_through_iommu_cache_and_unmap)
     /* The generic path (dispatch) translates too: MMIO behind the IOMMU. */
     io.mapped = true;
     Rec rec = { 0 };
-    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, &rec);
-    memory_region_add_subregion(f.vm.sysmem, 0xd0000000 + io.offset, mr);
-    memory_region_unref(mr);
+    add_rec(&f, 0xd0000000 + io.offset, &rec);
     CHECK_EQ(stl_le_pci_dma(d, 0xd0000010, 5), MEMTX_OK);
     CHECK(rec.n == 1 && rec.addr[0] == 0x10 && rec.size[0] == 4 && rec.val[0] == 5);
     pci_vm_destroy(&f);
@@ -438,17 +404,13 @@ TEST(dma_map_ram_bounce_and_invalidation)
     REQUIRE(p);
     memory_bql_unlock();
     Rec other = { 0 };
-    MemoryRegion *c = memory_region_new_io("x", 0x1000, &rec_ops, &other);
-    memory_region_add_subregion(f.vm.sysmem, 0xd8000000, c);
-    memory_region_unref(c);
+    add_rec(&f, 0xd8000000, &other);
     CHECK_EQ(u.invalidated, 2);
     memory_bql_lock();
     pci_dma_unmap(d, p, DMA_DIRECTION_TO_DEVICE, 0);
     /* MMIO: a bounce buffer, written back in order at unmap. */
     Rec rec = { 0 };
-    MemoryRegion *mr = memory_region_new_io("rec", 0x1000, &rec_ops, &rec);
-    memory_region_add_subregion(f.vm.sysmem, 0xd0000000 + io.offset, mr);
-    memory_region_unref(mr);
+    add_rec(&f, 0xd0000000 + io.offset, &rec);
     p = pci_dma_map(d, 0xd0000000, 16, DMA_DIRECTION_FROM_DEVICE, &len, on_invalidate, &u, &r);
     REQUIRE(p);
     CHECK(p < ram || p >= ram + (64 << 20));

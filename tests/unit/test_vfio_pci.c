@@ -2,15 +2,13 @@
  * and flattening (sparse areas, sub-page pieces, the MSI-X overlay, memslots
  * on a real KVM VM), config-space virtualization, interrupt modes, and the
  * DMA mapping bookkeeping from memory-listener and IOMMU notifications. */
-#include <fcntl.h>
-#include <linux/kvm.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "util/rcu.h"
 
 #include "devices/vfio/vfio_internal.h"
+#include "tests/unit/fake_iommu.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/pci_util.h"
 #include "tests/unit/vfio_fake.h"
@@ -107,18 +105,12 @@ TEST(sub_page_pieces_and_slow_path_keep_exact_widths)
 
 TEST(page_aligned_mapped_parts_become_memslots)
 {
-    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    int vmfd = kvm >= 0 ? ioctl(kvm, KVM_CREATE_VM, 0) : -1;
-    if (vmfd < 0) {
-        printf("skip: no usable /dev/kvm, not tested\n");
-        if (kvm >= 0)
-            close(kvm);
-        return;
-    }
     struct rig r;
     REQUIRE(rig_up(&r, false));
-    r.f.vm.kvm_fd = kvm;
-    r.f.vm.vm_fd = vmfd;
+    if (!fake_vm_open_kvm(&r.f)) {
+        rig_down(&r);
+        return;
+    }
     REQUIRE(kvm_memory_listener_init(&r.f.vm) == 0);
     unsigned before = kvm_memory_slots_used(&r.f.vm);
     cf8_write(&r.f.vm, r.d->devfn, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
@@ -128,8 +120,7 @@ TEST(page_aligned_mapped_parts_become_memslots)
     CHECK_EQ(kvm_memory_slots_used(&r.f.vm), before);
     kvm_memory_listener_free(&r.f.vm);
     rig_down(&r);
-    close(vmfd);
-    close(kvm);
+    fake_vm_close_kvm(&r.f);
 }
 
 TEST(config_space_virtualization)
@@ -255,19 +246,9 @@ TEST(dma_maps_follow_system_memory_ram)
     CHECK(r.fk.destroyed);
 }
 
-/* ---- a fake IOMMU region for the shadowing ---- */
-static IOMMUTLBEntry no_translate(MemoryRegion *mr, hwaddr a, IOMMUAccessFlags acc, bool rec)
-{
-    (void)mr, (void)a, (void)acc, (void)rec;
-    return (IOMMUTLBEntry){ .perm = IOMMU_NONE };
-}
-static const IOMMURegionOps fake_iommu_ops = { .translate = no_translate };
-static MemoryRegion *fake_iommu_mr;
-static MemoryRegion *fake_iommu_region(void *opaque, uint16_t rid)
-{
-    (void)opaque, (void)rid;
-    return fake_iommu_mr;
-}
+/* ---- a fake IOMMU (fake_iommu.h) for the shadowing: nothing is mapped; the
+ * tests send the map and unmap notifications a guest's invalidations cause ---- */
+static FakeIOMMU fake_iommu;
 
 static void notify(struct vm *vm, IOMMUNotifierFlag ev, uint64_t iova, uint64_t pa,
                    uint64_t mask, IOMMUAccessFlags perm)
@@ -275,7 +256,7 @@ static void notify(struct vm *vm, IOMMUNotifierFlag ev, uint64_t iova, uint64_t 
     IOMMUTLBEntry e = { .target_as = vm->as_mem, .iova = iova, .translated_addr = pa,
                         .addr_mask = mask, .perm = perm };
     memory_bql_lock();
-    memory_region_iommu_notify(fake_iommu_mr, ev, &e);
+    memory_region_iommu_notify(fake_iommu.mr, ev, &e);
     memory_bql_unlock();
 }
 
@@ -286,8 +267,8 @@ TEST(dma_maps_shadow_iommu_notifications)
     fake_vfio_init(&r.fk, BAR_SIZE, areas, 1, 0x2000, 0x3000);
     REQUIRE(pci_vm_init(&r.f) && irq_routes_init(&r.f.vm) == 0);
     struct vm *vm = &r.f.vm;
-    fake_iommu_mr = memory_region_new_iommu("fake-iommu", UINT64_MAX, &fake_iommu_ops, NULL);
-    pci_bus_set_iommu(vm->pci, fake_iommu_region, NULL);
+    fake_iommu_attach(&fake_iommu, &r.f, 0);
+    fake_iommu.mapped = false;
     REQUIRE(vfio_pci_create(vm, &r.fk.be, "vf0") == 0);
     CHECK_EQ(r.fk.nr_maps, 0);                          /* nothing until the guest maps */
     notify(vm, IOMMU_NOTIFIER_MAP, 0x1000, 0x200000, 0xfff, IOMMU_RW);
@@ -316,7 +297,7 @@ TEST(dma_maps_shadow_iommu_notifications)
     CHECK_EQ(r.fk.nr_maps, 0);
     pci_vm_destroy(&r.f);
     irq_routes_free(vm);
-    memory_region_unref(fake_iommu_mr);
+    memory_region_unref(fake_iommu.mr);
     munmap(r.fk.bar0_mem, BAR_SIZE);
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "tests/unit/fake_iommu.h"
 #include "tests/unit/harness.h"
 #include "tests/unit/virtio_driver.h"
 
@@ -265,34 +266,7 @@ TEST(virtio_pci_config_access_capability)
     teardown(&v);
 }
 
-/* ---- behind an IOMMU: IOVA x is guest-physical x + 1 MiB while mapped ---- */
-typedef struct FakeIOMMU {
-    MemoryRegion *mr;
-    AddressSpace *target;
-    bool mapped;
-    unsigned faults;
-} FakeIOMMU;
-
-static IOMMUTLBEntry fake_translate(MemoryRegion *mr, hwaddr addr, IOMMUAccessFlags access,
-                                    bool record_fault)
-{
-    FakeIOMMU *io = mr->opaque;
-    IOMMUTLBEntry e = { .target_as = io->target, .iova = addr & ~0xfffull,
-                        .translated_addr = (addr & ~0xfffull) + 0x100000,
-                        .addr_mask = 0xfff, .perm = io->mapped ? IOMMU_RW : IOMMU_NONE };
-    if (!(e.perm & access) && record_fault)
-        io->faults++;
-    return e;
-}
-
-static const IOMMURegionOps fake_ops = { .translate = fake_translate };
-
-static MemoryRegion *fake_dma_region(void *opaque, uint16_t rid)
-{
-    (void)rid;
-    return ((FakeIOMMU *)opaque)->mr;
-}
-
+/* ---- behind an IOMMU (fake_iommu.h): IOVA x is guest-physical x + 1 MiB while mapped ---- */
 TEST(virtio_rings_through_the_iommu_fault_after_unmap)
 {
     Drv v;
@@ -305,9 +279,7 @@ TEST(virtio_rings_through_the_iommu_fault_after_unmap)
         fputc(i, fp);
     fclose(fp);
     REQUIRE(pci_vm_init(&v.f));
-    io = (FakeIOMMU){ .target = v.f.vm.as_mem, .mapped = true };
-    io.mr = memory_region_new_iommu("fake-iommu", UINT64_MAX, &fake_ops, &io);
-    pci_bus_set_iommu(pci_root_bus(&v.f.vm), fake_dma_region, &io);
+    fake_iommu_attach(&io, &v.f, 0x100000);
     REQUIRE(virtio_rng_init(&v.f.vm, src_path, true) == 0);
     REQUIRE(drv_attach(&v));
     uint8_t *gpa = vm_guest_ram(v.vm, 0, 0x200000), *iova = gpa + 0x100000;

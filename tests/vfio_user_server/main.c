@@ -3,6 +3,7 @@
  * Listens on PATH, serves one client until it hangs up, then exits 0. --major
  * makes it claim another protocol version (to test the client's refusal). */
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 
 #include "tests/vfio_user_server/server.c"

@@ -1,6 +1,7 @@
 /* A vfio-user test device, served over one connected socket (see README.md
  * here). Used by the test-server program (main.c) and, in-process, by unit
- * tests. It speaks through devices/vfio/vfio_user_proto.c, as the client does.
+ * tests. It speaks through devices/vfio/vfio_user_proto.c and vfio_user_sock.c,
+ * as the client does.
  *
  * The PCI function 1234:5678, class ff0000, INTA, MSI-X with 4 vectors:
  *   BAR0, 32 KiB memory:
@@ -19,10 +20,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "devices/vfio/vfio_user_proto.h"
+#include "devices/vfio/vfio_user_sock.h"
 
 #define TS_BAR_SIZE 0x8000u
 #define TS_REGS 0x1000u
@@ -163,19 +164,8 @@ static int send_reply(TestServer *s, const VFUHeader *req, size_t len, int err, 
     if (err)
         h.size = VFU_HDR_SIZE;
     vfu_put_header(s->out, &h);
-    struct iovec iov = { s->out, h.size };
-    union { char b[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)]; struct cmsghdr a; } ctl;
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (nr_fds) {
-        m.msg_control = ctl.b;
-        m.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * nr_fds);
-    }
-    return sendmsg(s->sock, &m, MSG_NOSIGNAL) == (ssize_t)h.size ? 0 : -1;
+    return vfu_send(s->sock, s->out, s->out + VFU_HDR_SIZE, h.size - VFU_HDR_SIZE, fds, nr_fds)
+               ? -1 : 0;
 }
 
 static size_t region_info(TestServer *s, unsigned index, uint8_t *p, int *fd)
@@ -210,35 +200,14 @@ static size_t region_info(TestServer *s, unsigned index, uint8_t *p, int *fd)
     return len;
 }
 
-static void close_all(int *fds, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        close(fds[i]);
-}
-
 /* One request; -1 when the connection is over. */
 static int serve_one(TestServer *s)
 {
-    union { char b[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)]; struct cmsghdr a; } ctl;
-    struct iovec iov = { s->in, VFU_HDR_SIZE };
-    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-                        .msg_controllen = sizeof(ctl.b) };
-    ssize_t n = recvmsg(s->sock, &m, MSG_WAITALL);
     int fds[VFU_MAX_FDS];
-    unsigned nr_fds = 0;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); n > 0 && cm; cm = CMSG_NXTHDR(&m, cm))
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            unsigned k = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (unsigned i = 0; i < k && nr_fds < VFU_MAX_FDS; i++)
-                memcpy(&fds[nr_fds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-        }
+    unsigned nr_fds;
     VFUHeader h;
-    if (n != VFU_HDR_SIZE || vfu_parse_header(s->in, n, &h) ||
-        (h.size > VFU_HDR_SIZE && recv(s->sock, s->in + VFU_HDR_SIZE, h.size - VFU_HDR_SIZE,
-                                       MSG_WAITALL) != (ssize_t)(h.size - VFU_HDR_SIZE))) {
-        close_all(fds, nr_fds);
+    if (vfu_recv(s->sock, s->in, &h, fds, VFU_MAX_FDS, &nr_fds))
         return -1;
-    }
     const uint8_t *p = s->in + VFU_HDR_SIZE;
     size_t len = h.size - VFU_HDR_SIZE;
     uint8_t *o = s->out + VFU_HDR_SIZE;
@@ -377,9 +346,7 @@ static int serve_one(TestServer *s)
     default:
         r = ENOSYS;
     }
-    for (unsigned i = 0; i < nr_fds; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+    vfu_close_fds(fds, nr_fds);
     return send_reply(s, &h, olen, r, &out_fd, out_fd >= 0 ? 1 : 0);
 }
 

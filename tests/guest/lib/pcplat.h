@@ -85,6 +85,24 @@ static inline uint32_t pm_ticks(void) { return inl(pm_timer_port); }
 static inline uint32_t pm_since(uint32_t start) { return pm_ticks() - start; }
 #define PM_MS(ms) ((uint32_t)((uint64_t)(ms) * PM_TIMER_HZ / 1000))
 
+/* RTC (BCD, 24-hour): the alarm interrupt armed for the next second, set
+ * while the divider is held in reset and released last, so it comes about
+ * half a second after the release. Register C is read on the way, clearing
+ * any stale flag. Returns the PM timer at the release. */
+static inline uint32_t rtc_alarm_next_second(void)
+{
+    cmos_write(RTC_REG_A, RTC_A_DIVIDER);
+    uint8_t sec = cmos_read(RTC_SECONDS);
+    cmos_write(RTC_SECONDS_ALARM, to_bcd((bcd(sec) + 1) % 60));
+    cmos_write(RTC_MINUTES_ALARM, RTC_ALARM_DONT_CARE);
+    cmos_write(RTC_HOURS_ALARM, RTC_ALARM_DONT_CARE);
+    cmos_read(RTC_REG_C);
+    cmos_write(RTC_REG_B, RTC_B_24H | RTC_B_AIE);
+    uint32_t t = pm_ticks();
+    cmos_write(RTC_REG_A, RTC_A_DIVIDER_32K);
+    return t;
+}
+
 /* ---- interrupts ---- */
 #define LAPIC_BASE   0xfee00000ul
 #define LAPIC_TPR    0x080
@@ -92,6 +110,12 @@ static inline uint32_t pm_since(uint32_t start) { return pm_ticks() - start; }
 #define LAPIC_SVR    0x0f0
 #define LAPIC_LVT_LINT0 0x350
 #define IOAPIC_BASE  0xfec00000ul
+#define IOAPIC_SELECT 0x00
+#define IOAPIC_WINDOW 0x10
+#define IOAPIC_EOI   0x40
+#define RTE_LEVEL      (1u << 15)
+#define RTE_REMOTE_IRR (1u << 14)
+#define RTE_MASKED     (1u << 16)
 
 struct idt_gate {
     uint16_t off0, sel;
@@ -127,14 +151,31 @@ static inline void lapic_enable(void)
 
 static inline void lapic_eoi(void) { mmio_write32(LAPIC_BASE + LAPIC_EOI, 0); }
 
-/* IOAPIC input `gsi` -> `vector` on APIC 0: fixed, edge, active high. */
-static inline void ioapic_route(unsigned gsi, uint8_t vector)
+/* IOAPIC registers through the select/window pair. */
+static inline uint32_t ioapic_read(uint8_t reg)
 {
-    mmio_write32(IOAPIC_BASE, 0x10 + 2 * gsi + 1);
-    mmio_write32(IOAPIC_BASE + 0x10, 0);
-    mmio_write32(IOAPIC_BASE, 0x10 + 2 * gsi);
-    mmio_write32(IOAPIC_BASE + 0x10, vector);
+    mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, reg);
+    return mmio_read32(IOAPIC_BASE + IOAPIC_WINDOW);
 }
+
+static inline void ioapic_write(uint8_t reg, uint32_t v)
+{
+    mmio_write32(IOAPIC_BASE + IOAPIC_SELECT, reg);
+    mmio_write32(IOAPIC_BASE + IOAPIC_WINDOW, v);
+}
+
+/* The whole redirection entry of `pin`, high half (destination) first so the
+ * entry is never live with a stale destination. */
+static inline void ioapic_set_rte(unsigned pin, uint64_t rte)
+{
+    ioapic_write((uint8_t)(0x11 + 2 * pin), (uint32_t)(rte >> 32));
+    ioapic_write((uint8_t)(0x10 + 2 * pin), (uint32_t)rte);
+}
+
+static inline uint32_t ioapic_rte_low(unsigned pin) { return ioapic_read((uint8_t)(0x10 + 2 * pin)); }
+
+/* IOAPIC input `gsi` -> `vector` on APIC 0: fixed, edge, active high. */
+static inline void ioapic_route(unsigned gsi, uint8_t vector) { ioapic_set_rte(gsi, vector); }
 
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }

@@ -1,18 +1,21 @@
-/* AP start-up trampoline for smp.c, copied to SMP_TRAMP_BASE (0x8000, SIPI
- * vector 0x08) before the STARTUP IPIs. Position-dependent on that base: every
- * address is TR(label). Real mode -> GDT -> 32-bit protected mode -> PAE,
- * CR3 (the BSP's, from tramp_cr3), EFER.LME (+ the BSP's NXE) -> paging ->
- * 64-bit -> take an AP index with lock xadd -> own stack -> tramp_entry(). */
-#define SMP_TRAMP_BASE 0x8000
-#define TR(x) (SMP_TRAMP_BASE + ((x) - smp_tramp_start))
+/* Real-mode -> long-mode trampoline shared by smp.c (AP start-up, SIPI vector
+ * 0x08) and s3.c (the FACS waking vector): tramp_install() in tramp.h copies
+ * it to TRAMP_BASE (0x8000) and fills in its data area. Position-dependent on
+ * that base: every address is TR(label). Real mode -> GDT -> 32-bit protected
+ * mode -> PAE, CR3 (tramp_cr3), EFER |= tramp_efer (LME, plus NXE when the
+ * caller runs with it) -> paging -> 64-bit -> take a CPU index with lock xadd
+ * -> that CPU's stack slot -> tramp_entry(). Kept short: real-mode code is
+ * emulated slowly. */
+#define TRAMP_BASE 0x8000
+#define TR(x) (TRAMP_BASE + ((x) - tramp_start))
 #define EFER_MSR 0xc0000080
 
     .section .text.tramp, "ax"
-    .globl smp_tramp_start, smp_tramp_end
+    .globl tramp_start, tramp_end
     .globl tramp_cr3, tramp_efer, tramp_next, tramp_stack_size, tramp_stacks, tramp_entry
 
     .code16
-smp_tramp_start:
+tramp_start:
 __code16_start_tramp:
     cli
     cld
@@ -39,7 +42,7 @@ __code32_start_tramp:
     movl %eax, %cr3
     movl $EFER_MSR, %ecx
     rdmsr
-    orl TR(tramp_efer), %eax        /* LME | the BSP's NXE */
+    orl TR(tramp_efer), %eax        /* LME (| NXE) */
     wrmsr
     movl %cr0, %eax
     orl $0x80000000, %eax           /* PG */
@@ -51,7 +54,7 @@ __code32_end_tramp:
 tramp_lm64:
     movl $1, %eax
     lock xaddl %eax, TR(tramp_next)
-    incl %eax                       /* stack top of AP number eax = base + (eax+1)*size */
+    incl %eax                       /* stack top of CPU number eax = base + (eax+1)*size */
     movl TR(tramp_stack_size), %ecx
     imull %ecx, %eax
     movq TR(tramp_stacks), %rsp
@@ -79,4 +82,4 @@ tramp_next:       .long 0
 tramp_stack_size: .long 0
 tramp_stacks:     .quad 0
 tramp_entry:      .quad 0
-smp_tramp_end:
+tramp_end:
