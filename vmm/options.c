@@ -13,7 +13,6 @@
 #include "virtio/options.h"
 #include "vmm/seccomp.h"
 
-#define MAX_CPUS       64
 #define MIN_MEM_SIZE   (2ull << 20)
 #define MAX_MEM_SIZE   (1ull << 40)
 #define MEM_GRANULE    4096ull
@@ -101,8 +100,8 @@ static int opt_cpus(struct vm_config *cfg, const char *value, char *err, size_t 
     uint64_t v;
     if (sub_key_value("--cpus", value, "boot", "boot=N", &n, err, errlen))
         return -1;
-    if (!parse_u64(n, &v) || v < 1 || v > MAX_CPUS)
-        FAIL("--cpus: bad CPU count '%s' (expected 1..%d)", n, MAX_CPUS);
+    if (!parse_u64(n, &v) || v < 1 || v > OPTIONS_MAX_CPUS)
+        FAIL("--cpus: bad CPU count '%s' (expected 1..%d)", n, OPTIONS_MAX_CPUS);
     cfg->nr_cpus = (unsigned)v;
     return 0;
 }
@@ -558,105 +557,4 @@ enum options_result options_parse(int argc, char *const argv[], struct vm_config
         check_readable("initramfs", cfg->initramfs, err, errlen))
         return OPTIONS_ERROR;
     return OPTIONS_RUN;
-}
-
-void options_usage(FILE *out)
-{
-    fprintf(out,
-"Usage: minivmm --kernel PATH [OPTIONS]\n"
-"Runs one x86-64 guest on KVM. The guest's serial console is on stdin/stdout.\n"
-"\n"
-"Options (--opt VALUE and --opt=VALUE both work; each at most once unless\n"
-"marked repeatable):\n"
-"  --kernel PATH          kernel: ELF vmlinux (PVH entry), bzImage or multiboot image\n"
-"  --initramfs PATH       initial ramdisk\n"
-"  --cmdline STR          kernel command line (default empty)\n"
-"  --cpus boot=N          number of vCPUs, 1..%d (default 1)\n"
-"  --memory size=SIZE     guest RAM, 2M..1T in 4K multiples; K/M/G/T suffixes\n"
-"                         (default 512M)\n"
-"  --serial MODE          COM1: tty (default), file=PATH or off\n"
-"  --serial-port N,MODE   adds COM N (2..4) with output MODE as above; repeatable,\n"
-"                         once per port; only one port may be on the terminal\n"
-"  --cpu-features LIST    guest CPUID changes, e.g. -cx16,+xsaveerptr: '+name' (or\n"
-"                         'name') sets a feature and what it needs, '-name' hides it\n"
-"                         and what needs it; applied left to right. On kvm_pvm hosts\n"
-"                         %s is applied first (a warning says so).\n"
-"  --debug-exit-port N    port of the debug-exit device (default 0xf4): writing V\n"
-"                         ends minivmm with status (V << 1) | 1. Devices whose\n"
-"                         ports or addresses overlap are a usage error.\n"
-"  --iommu [KEY=on|off,...]\n"
-"                         an Intel VT-d IOMMU at 0xfed90000 for every PCI function\n"
-"                         (ACPI DMAR); keys: caching-mode (default off: CAP.CM, the\n"
-"                         guest invalidates after making entries too, for shadowing)\n"
-"                         and intremap (default on: interrupt remapping)\n"
-"  --irqchip MODE         kernel (default without --iommu): KVM emulates the PIC,\n"
-"                         IOAPIC and PIT; split (default with --iommu): KVM keeps\n"
-"                         the local APICs, minivmm emulates the IOAPIC and sends\n"
-"                         its interrupts as MSIs (through interrupt remapping when\n"
-"                         an IOMMU offers it); no PIC or PIT (guests use the LAPIC\n"
-"                         timer)\n"
-"  --edu                  add a PCI edu device (QEMU's educational device: 1234:11e8,\n"
-"                         factorial, interrupts, MSI, a DMA engine); repeatable\n"
-"  --disk path=FILE[,readonly=on][,iommu=on|off][,id=NAME]\n"
-"                         a virtio-blk disk on a raw image (locked against other\n"
-"                         writers); iommu=on offers ACCESS_PLATFORM (default: on\n"
-"                         with --iommu); repeatable, up to 8\n"
-"  --rng [src=PATH]       a virtio-rng device reading PATH (default /dev/urandom)\n"
-"  --device path=/sys/bus/pci/devices/DDDD:BB:DD.F[,id=NAME]\n"
-"                         assign a host PCI device bound to vfio-pci (with --iommu:\n"
-"                         needs caching-mode=on); repeatable, up to 8\n"
-"  --user-device socket=PATH[,id=NAME]\n"
-"                         a PCI device served by a vfio-user server on PATH\n"
-"                         (with --iommu: needs caching-mode=on); repeatable, up to 8\n"
-"  --console MODE         a virtio-console (hvc0 in Linux): tty (the terminal;\n"
-"                         needs --serial off or file=PATH), file=PATH or off\n"
-"                         (default: none)\n"
-"  --net user[,hostfwd=tcp:[ADDR]:PORT-[ADDR]:PORT][,mac=MAC][,iommu=on|off]\n"
-"                         a virtio-net on user-mode networking (libslirp): DHCP\n"
-"                         gives the guest 10.0.2.15, DNS is 10.0.2.3 and the host\n"
-"                         is 10.0.2.2; hostfwd forwards a host port (on 127.0.0.1\n"
-"                         unless ADDR is given) to the guest, e.g. tcp:2222-:22\n"
-"  --net tap=IFNAME[,mac=MAC][,iommu=on|off]\n"
-"                         a virtio-net on an existing TAP interface (with the\n"
-"                         virtio-net header: checksum and TSO offloads from the\n"
-"                         guest); --net is repeatable, up to 4\n"
-"  --dump-mtree           print the memory tree and flat views (and the PCI\n"
-"                         functions), then exit\n"
-"  --dump-pci             print the PCI functions like `lspci -v`, then exit\n"
-"  --seccomp MODE         system-call filters per thread: true (default; a\n"
-"                         forbidden call ends minivmm with status %d, naming the\n"
-"                         thread and the call), log (allowed, logged by the\n"
-"                         kernel's audit) or false\n"
-"  --api-socket path=PATH JSON control socket (UNIX stream, mode 0600): one request\n"
-"                         per line, {\"command\": NAME, \"arguments\": {...}}; commands\n"
-"                         info, mtree, flatview, iommu, xp, pause, resume,\n"
-"                         powerdown, quit (see minivmm-ctl)\n"
-"  --help                 this text\n"
-"  --version              print the version\n"
-"\n"
-"Testing options:\n"
-"  --test-device log=PATH the integration test device (access widths, ROM device),\n"
-"                         logging to PATH\n"
-"  --test-device pc       QEMU's pc-testdev: scratch register at ports 0xe0/0xe8,\n"
-"                         page flush at 0xe4, IRQ lines at 0x2000-0x2017, 64 KiB\n"
-"                         scratch memory at 0xff000000\n"
-"  --test-device pci      QEMU's pci-testdev (1b36:0005): the test registers in a\n"
-"                         memory and an I/O BAR, notify writes through ioeventfd\n"
-"  --test-device dma      minivmm's PCI DMA test device (1234:7e5d): DMA loads and\n"
-"                         stores of any width and byte order, MSI-X and INTx on\n"
-"                         demand (any of the kinds may be given together)\n"
-"\n"
-"Exit statuses:\n"
-"  %d  the guest powered off\n"
-"  %d  bad option or file\n"
-"  %d  the guest asked for a reset (reboot, or panic with panic=-1)\n"
-"  %d  the guest crashed (triple fault, KVM internal error, failed entry)\n"
-"  %d  host failure (no usable /dev/kvm, a KVM call failed, out of memory)\n"
-"  %d stopped by SIGTERM, SIGINT or SIGHUP (vCPUs stopped, output flushed)\n"
-"  %d a thread made a system call its seccomp filter forbids\n"
-"  odd (V << 1) | 1: the guest wrote V to the debug-exit port\n"
-"  The control socket's quit, like Ctrl-A x on the terminal, gives %d.\n",
-            MAX_CPUS, CPUID_KVM_PVM_DEFAULTS, EXIT_SECCOMP, EXIT_POWEROFF, EXIT_USAGE,
-            EXIT_REBOOT, EXIT_GUEST_CRASH, EXIT_HOST_ERROR, EXIT_SIGNAL, EXIT_SECCOMP,
-            EXIT_POWEROFF);
 }

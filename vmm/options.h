@@ -8,6 +8,9 @@
 #include "vmm/vm.h"
 
 #define MINIVMM_VERSION "0.1.0"
+
+/* --cpus boot=N: 1 to this. */
+#define OPTIONS_MAX_CPUS 64
 /* sun_path holds 108 bytes with the terminating NUL. */
 #define API_SOCKET_PATH_MAX 108
 
