@@ -20,6 +20,7 @@
 #include "devices/device.h"
 #include "devices/internal.h"
 #include "util/log.h"
+#include "util/time.h"
 #include "vmm/vcpu.h"
 
 enum sleep_state { AWAKE, ENTERING_S3, IN_S3 };
@@ -33,13 +34,6 @@ typedef struct ACPIPMState {
     int64_t timer_start_ns;     /* CLOCK_MONOTONIC at reset: the PM timer's zero */
     DeviceMappings maps;
 } ACPIPMState;
-
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 /* s->lock held, vCPUs paused. */
 static void wake_locked(ACPIPMState *s)

@@ -31,19 +31,13 @@
 #include "devices/devices.h"
 #include "devices/serial.h"
 #include "util/log.h"
+#include "util/time.h"
 #include "vmm/seccomp.h"
 
 #define OUT_FLUSH_NS     10000000ull   /* 10 ms */
 #define OUT_CHUNK        PIPE_BUF      /* a write of this much after POLLOUT does not block */
 #define FINAL_FLUSH_MS   1000
 #define CTRL_A           0x01
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void wake_thread(SerialState *s)
 {
@@ -63,7 +57,7 @@ void serial_output_byte(SerialState *s, uint8_t c)
     }
     s->out_buf[(s->out_head + s->out_len++) % SERIAL_OUT_BUF_SIZE] = c;
     if (s->out_len == 1)
-        s->out_since_ns = now_ns();
+        s->out_since_ns = (uint64_t)monotonic_ns();
     /* Wake the thread once per reason: the first byte starts its 10 ms timer. */
     if (!s->out_flush && (c == '\n' || s->out_len >= OUT_CHUNK)) {
         s->out_flush = true;
@@ -120,7 +114,7 @@ static void write_some(SerialState *s, bool exclusive)
         if (s->out_len == 0)
             s->out_flush = false;
         else
-            s->out_since_ns = now_ns();
+            s->out_since_ns = (uint64_t)monotonic_ns();
         /* Output moves again: say how much was lost while it did not. */
         dropped = s->out_dropped;
         s->out_dropped = 0;
@@ -195,7 +189,7 @@ static void *serial_io_thread(void *opaque)
     seccomp_apply_thread(SECCOMP_THREAD_SERIAL_IO, s->dev.id);
     while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
         memory_bql_lock();
-        uint64_t now = now_ns();
+        uint64_t now = (uint64_t)monotonic_ns();
         bool due = s->out_len && (s->out_flush || now - s->out_since_ns >= OUT_FLUSH_NS);
         int timeout_ms = -1;
         if (s->out_len && !due)
@@ -277,9 +271,9 @@ int serial_io_start(SerialState *s)
  * the thread is gone, so nothing else touches the ring. */
 static void final_flush(SerialState *s)
 {
-    uint64_t deadline = now_ns() + FINAL_FLUSH_MS * 1000000ull;
+    uint64_t deadline = (uint64_t)monotonic_ns() + FINAL_FLUSH_MS * 1000000ull;
     while (s->out_fd >= 0 && s->out_len) {
-        uint64_t now = now_ns();
+        uint64_t now = (uint64_t)monotonic_ns();
         if (now >= deadline)
             break;
         struct pollfd pfd = { .fd = s->out_fd, .events = POLLOUT };

@@ -1,4 +1,5 @@
 #include "util/log.h"
+#include "util/time.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,9 +48,7 @@ void log_debug(const char *fmt, ...)
  * at a window change. */
 bool log_ratelimit_allow(LogRateLimit *rl, unsigned *suppressed)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t now = (uint64_t)monotonic_ns();
     *suppressed = 0;
     uint64_t start = __atomic_load_n(&rl->window_start_ns, __ATOMIC_ACQUIRE);
     if (now - start >= 1000000000ull &&

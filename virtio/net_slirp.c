@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/time.h"
 #include "virtio/net.h"
 
 #define SLIRP_MAX_TIMERS 8
@@ -35,13 +36,6 @@ typedef struct NetSlirp {
     int nfds, max_fds;
 } NetSlirp;
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
     NetSlirp *s = opaque;
@@ -58,7 +52,7 @@ static void cb_guest_error(const char *msg, void *opaque)
 static int64_t cb_clock_get_ns(void *opaque)
 {
     (void)opaque;
-    return now_ns();
+    return monotonic_ns();
 }
 
 static void *cb_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
@@ -142,7 +136,7 @@ static int slirp_backend_poll(NetBackend *b, struct pollfd *fds, int max, int *t
     s->max_fds = max;
     uint32_t t = UINT32_MAX;
     slirp_pollfds_fill(s->slirp, &t, add_poll, s);
-    int64_t now = now_ns() / 1000000;
+    int64_t now = monotonic_ns() / 1000000;
     for (unsigned i = 0; i < SLIRP_MAX_TIMERS; i++)
         if (s->timers[i].armed) {
             int64_t left = s->timers[i].expire_ms - now;
@@ -162,7 +156,7 @@ static void slirp_backend_ready(NetBackend *b, struct pollfd *fds, int n)
     s->fds = fds;
     s->nfds = n;
     slirp_pollfds_poll(s->slirp, 0, get_revents, s);
-    int64_t now = now_ns() / 1000000;
+    int64_t now = monotonic_ns() / 1000000;
     for (unsigned i = 0; i < SLIRP_MAX_TIMERS; i++)
         if (s->timers[i].armed && s->timers[i].expire_ms <= now) {
             s->timers[i].armed = false;
