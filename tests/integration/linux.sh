@@ -158,15 +158,7 @@ for check in cpus memory cmdline acpi rtc pci rng blk iommu vfio console net ${t
 done
 # The guest's register accesses (guest-images/init, VFIO_OPS past the data
 # page) must reach the server exactly so: same widths, same order, nothing else.
-vfu_want='W 0x0 1 0x11
-W 0x2 2 0x2233
-W 0x4 4 0x44556677
-W 0x0 8 0x8899aabbccddeeff
-R 0x1 1 0xee
-R 0x2 2 0xccdd
-R 0x4 4 0x8899aabb
-R 0x0 8 0x8899aabbccddeeff
-R 0x8 4 0x56535255'
+vfu_want=$(cat tests/vfio_user_server/widths.log)
 if [ "$(cat "$vfu_log" 2>/dev/null)" = "$vfu_want" ]; then
     ok "vfio-user-access-log (9 accesses, widths and order as the guest made them)"
 else
