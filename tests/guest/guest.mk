@@ -36,7 +36,7 @@ GUEST_PROGS64 += ioapic rtc rtcirq pmtimer s3 pctestdev idle
 GUEST_PROGS64 += pci
 GUEST_PROGS64 += virtio vtd pcitestdev
 GUEST_PROGS64 += vfio_user
-GUEST_PROGS64 += hostile_vtd hostile_dma hostile_msix
+GUEST_PROGS64 += hostile_vtd hostile_dma hostile_msix hostile_cfg hostile_reset
 GUEST_ELFS := $(GUEST_PROGS64:%=$(GUEST_OUT)/%.elf) \
 	$(GUEST_OUT)/memsize_pvh.elf $(GUEST_OUT)/memsize_mb.elf $(GUEST_OUT)/memlow_mb.elf
 
