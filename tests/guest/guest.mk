@@ -36,12 +36,13 @@ GUEST_PROGS64 += ioapic rtc rtcirq pmtimer s3 pctestdev idle
 GUEST_PROGS64 += pci
 GUEST_PROGS64 += virtio vtd pcitestdev
 GUEST_PROGS64 += vfio_user
-GUEST_PROGS64 += hostile_vtd hostile_dma hostile_msix hostile_cfg hostile_reset
+GUEST_PROGS64 += hostile_vtd hostile_dma hostile_msix hostile_cfg hostile_reset hostile_smp
 GUEST_ELFS := $(GUEST_PROGS64:%=$(GUEST_OUT)/%.elf) \
 	$(GUEST_OUT)/memsize_pvh.elf $(GUEST_OUT)/memsize_mb.elf $(GUEST_OUT)/memlow_mb.elf
 
 $(GUEST_OUT)/smp.elf: $(GUEST_OBJDIR)/lib/tramp.o
 $(GUEST_OUT)/s3.elf: $(GUEST_OBJDIR)/lib/tramp.o
+$(GUEST_OUT)/hostile_smp.elf: $(GUEST_OBJDIR)/lib/tramp.o
 
 $(GUEST_OBJDIR)/%.o: $(GUEST_SRC)/%.c
 	@mkdir -p $(dir $@)

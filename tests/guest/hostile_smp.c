@@ -1,0 +1,174 @@
+/* hostile_smp: many vCPUs hammering one device (run with --cpus boot=4
+ * --test-device dma --rng src=FILE, command line cpus=4; FILE starts with
+ * "minivmm-rng-src:0123456789abcdef").
+ * Every CPU at once, ROUNDS times: the DMA test device's registers (address,
+ * width, value, command: DMA stores into its own 64-byte slot, and MSI-X
+ * messages to a masked vector), its MSI-X table entry, 0xCF8/0xCFC reads of
+ * its vendor/device ID (the address register is shared: any answer must be
+ * the ID of some function or all-ones), and the virtio-rng queue's notify
+ * register while one request is posted.
+ * Afterwards, on the boot CPU alone: the request completed exactly once,
+ * another one completes, and the test device's DMA works.
+ * Prints "hostile_smp: ok" and exits 0. */
+#include "hostile.h"
+#include "tramp.h"
+
+#define MAX_CPUS  8
+#define ROUNDS    150
+#define SLOTS     0x400000ull
+#define VBAR      0xc0000000ull
+#define VRING     0x500000ull
+#define VBUF      (VRING + 0x3000)
+
+static char ap_stacks[MAX_CPUS][4096] __attribute__((section(".stack"), aligned(16)));
+static volatile uint32_t started, finished, go, bad_ids;
+static uint64_t vcommon, vnotify;
+static uint16_t vavail;
+
+static void hammer(unsigned cpu)
+{
+    uint64_t slot = SLOTS + 64ull * cpu;
+    for (unsigned i = 0; i < ROUNDS; i++) {
+        mmio_write64(TDEV_BAR + TD_ADDR, slot + 8 * (i % 8));
+        mmio_write32(TDEV_BAR + TD_WIDTH, 1u << (i % 4));
+        mmio_write64(TDEV_BAR + TD_VALUE, (uint64_t)cpu << 32 | i);
+        mmio_write32(TDEV_BAR + TD_CMD, TD_STORE);
+        (void)mmio_read32(TDEV_BAR + TD_STATUS);
+        mmio_write32(TDEV_MSIX + 8, 0x30 + cpu);
+        mmio_write64(TDEV_BAR + TD_VALUE, 0);
+        mmio_write32(TDEV_BAR + TD_CMD, TD_MSIX);
+        uint32_t id = pci_cfg_read((unsigned)(i % 4) << 3, 0, 4);
+        if (id != 0xffffffffu && (id & 0xffff) != 0x1b36 && (id & 0xffff) != 0x1234 &&
+            (id & 0xffff) != 0x1af4)
+            atomic_fetch_add32(&bad_ids, 1);
+        mmio_write16(vnotify, 0);
+    }
+}
+
+static __attribute__((noreturn, used)) void ap_main(void)
+{
+    uint32_t cpu = atomic_fetch_add32(&started, 1);
+    while (!atomic_read32(&go))
+        cpu_relax();
+    hammer(cpu);
+    atomic_fetch_add32(&finished, 1);
+    halt_forever();
+}
+
+/* virtio-rng with queue 0 of 8 at VRING; false if absent. */
+static bool virtio_setup(void)
+{
+    int d = pci_find(0x10441af4u);
+    if (d < 0)
+        return false;
+    unsigned f = (unsigned)d;
+    for (unsigned c = pci_cfg_read(f, 0x34, 1); c; c = pci_cfg_read(f, c + 1, 1)) {
+        if (pci_cfg_read(f, c, 1) != 0x09)
+            continue;
+        unsigned bar = pci_cfg_read(f, c + 4, 1);
+        pci_cfg_write(f, 0x10 + 4 * bar, (uint32_t)VBAR, 4);
+        pci_cfg_write(f, 0x14 + 4 * bar, 0, 4);
+        uint64_t at = VBAR + pci_cfg_read(f, c + 8, 4);
+        if (pci_cfg_read(f, c + 3, 1) == 1)
+            vcommon = at;
+        if (pci_cfg_read(f, c + 3, 1) == 2)
+            vnotify = at;
+    }
+    pci_cfg_write(f, 4, 0x6, 2);
+    if (!vcommon || !vnotify)
+        return false;
+    mmio_write8(vcommon + 0x14, 0);
+    mmio_write8(vcommon + 0x14, 3);
+    mmio_write32(vcommon + 0x08, 1);
+    mmio_write32(vcommon + 0x0c, 1);
+    mmio_write8(vcommon + 0x14, 0xb);
+    memset((void *)VRING, 0, 0x3000);
+    mmio_write16(vcommon + 0x16, 0);
+    mmio_write16(vcommon + 0x18, 8);
+    const uint64_t rings[3] = { VRING, VRING + 0x1000, VRING + 0x2000 };
+    for (unsigned i = 0; i < 3; i++) {
+        mmio_write32(vcommon + 0x20 + 8 * i, (uint32_t)rings[i]);
+        mmio_write32(vcommon + 0x24 + 8 * i, 0);
+    }
+    mmio_write16(vcommon + 0x1c, 1);
+    mmio_write8(vcommon + 0x14, 0xf);
+    return mmio_read8(vcommon + 0x14) == 0xf;
+}
+
+/* Posts one 16-byte request (not kicked). */
+static void virtio_post(void)
+{
+    memset((void *)VBUF, 0, 16);
+    volatile uint64_t *d = (volatile uint64_t *)VRING;
+    d[0] = VBUF;
+    d[1] = 16 | 2ull << 32;                     /* device-writable */
+    ((volatile uint16_t *)(VRING + 0x1000 + 4))[vavail % 8] = 0;
+    barrier();
+    vavail++;
+    ((volatile uint16_t *)(VRING + 0x1000))[1] = vavail;
+}
+
+/* used->idx reaches `want` with the next 16 bytes of the runner's source. */
+static bool virtio_done(uint16_t want, const char *data)
+{
+    for (uint64_t t0 = rdtsc(); rdtsc() - t0 < 2000000000ull;)
+        if (((volatile uint16_t *)(VRING + 0x2000))[1] == want)
+            return !strncmp((const char *)VBUF, data, 16);
+    return false;
+}
+
+int guest_main(void *info, unsigned long magic)
+{
+    const struct hvm_start_info *si = info;
+    (void)magic;
+    const char *cmdline = si->cmdline_paddr ? (const char *)(uintptr_t)si->cmdline_paddr : "";
+    unsigned n = (unsigned)cmdline_ulong(cmdline, "cpus", 0);
+    if (n < 2 || n > MAX_CPUS)
+        guest_fail(2, "need cpus=N, 2 <= N <= %u", MAX_CPUS);
+    hostile_devices();
+    if (tdev < 0 || !virtio_setup())
+        guest_fail(2, "need the DMA test device and virtio-rng");
+    unsigned cap = pci_find_cap((unsigned)tdev, 0x11);
+    mmio_write32(TDEV_MSIX, 0xfee00000u);
+    mmio_write32(TDEV_MSIX + 12, 1);            /* masked: the messages only pend */
+    pci_cfg_write((unsigned)tdev, cap + 2, 0x8000, 2);
+    virtio_post();
+    tramp_install(EFER_LME | ((uint32_t)rdmsr(EFER_MSR) & EFER_NXE), ap_stacks, 4096, ap_main);
+    mmio_write32(0xfee000f0, 0x1ff);
+    for (uint32_t id = 1; id < n; id++) {
+        mmio_write32(0xfee00310, id << 24);
+        mmio_write32(0xfee00300, 0x4500);           /* INIT */
+        for (unsigned i = 0; i < 100; i++)
+            cpu_relax();
+        for (unsigned k = 0; k < 2; k++) {
+            mmio_write32(0xfee00310, id << 24);
+            mmio_write32(0xfee00300, 0x4600 | (TRAMP_BASE >> 12));   /* STARTUP */
+            for (unsigned i = 0; i < 20; i++)
+                cpu_relax();
+        }
+    }
+    for (uint64_t t0 = rdtsc(); atomic_read32(&started) < n - 1;)
+        if (rdtsc() - t0 > 5000000000ull)
+            guest_fail(3, "%u of %u APs started", atomic_read32(&started), n - 1);
+    atomic_fetch_add32(&go, 1);
+    hammer(n - 1);
+    for (uint64_t t0 = rdtsc(); atomic_read32(&finished) < n - 1;)
+        if (rdtsc() - t0 > 10000000000ull)
+            guest_fail(3, "%u of %u APs finished", atomic_read32(&finished), n - 1);
+    guest_printf("hostile_smp: %u cpus x %u rounds on one device; %u odd IDs\n", n, ROUNDS,
+                 bad_ids);
+    if (bad_ids || !virtio_done(1, "minivmm-rng-src:"))
+        guest_fail(4, "after the hammering: odd IDs %u, virtio used->idx %u", bad_ids,
+                   ((volatile uint16_t *)(VRING + 0x2000))[1]);
+    if (!(mmio_read32(TDEV_PBA) & 1))
+        guest_fail(4, "no pending bit for the masked vector");
+    virtio_post();
+    mmio_write16(vnotify, 0);
+    bool vio = virtio_done(2, "0123456789abcdef"), td = tdev_works(SLOTS + 0x1000);
+    if (!vio || !td)
+        guest_fail(5, "after the hammering: virtio %s (used->idx %u, status 0x%x), DMA %s",
+                   vio ? "ok" : "broken", ((volatile uint16_t *)(VRING + 0x2000))[1],
+                   mmio_read8(vcommon + 0x14), td ? "ok" : "broken");
+    puts("hostile_smp: ok\n");
+    return 0;
+}
