@@ -11,7 +11,11 @@
  *     at the LAPIC, PML4 at the IOAPIC: each DMA faults (reasons 8, 9, 7).
  *  4. leaf entries at MMIO: the test device's own BAR (refused), the unit's
  *     own registers (no deadlock), the invalidation queue in MMIO (IQE).
- *  5. tables restored: DMA works again, FSTS clean.
+ *  5. the invalidation queue's wait status aimed at the unit's own IQT,
+ *     moving the tail on each time (a queue feeding itself)
+ *  6. all-ones into every register at 4 and 8 bytes, DMA and an interrupt
+ *     against that state, then every enable turned off again
+ *  7. tables restored: DMA works again, FSTS clean.
  * Prints "hostile_vtd: ok" and exits 0. */
 #include "hostile.h"
 #include "vtd.h"
@@ -211,6 +215,49 @@ static void mmio_leaves(void)
         guest_fail(6, "QIE off");
 }
 
+/* A wait descriptor whose status write lands on the unit's own IQT with a
+ * tail one further each time: a queue that would feed itself forever if the
+ * unit re-entered itself. */
+static void queue_feeds_itself(void)
+{
+    if (!vtd_qi_enable(QUEUE))
+        guest_fail(8, "queue on");
+    for (unsigned i = 0; i < 256; i++)
+        vtd_qi_put(5 | 1u << 5 | (uint64_t)(((i + 2) % 256) << 4) << 32, VTD_BASE + VTD_IQT);
+    mmio_write64(VTD_BASE + VTD_IQT, 1 << 4);
+    guest_printf("hostile_vtd: wait status into IQT: IQH 0x%lx IQT 0x%lx\n",
+                 (unsigned long)vtd_read64(VTD_IQH), (unsigned long)vtd_read64(VTD_IQT));
+    if (!vtd_command(VTD_QIE, false))
+        guest_fail(8, "QIE off");
+    faults_clear();
+}
+
+/* All-ones into every register at 4 and then 8 bytes (GCMD: every command
+ * at once; queue, root and remapping tables at the top of the address
+ * space), DMA and remapped interrupts against that, then each enable off. */
+static void all_ones_registers(void)
+{
+    for (unsigned off = 0; off < 0x1000; off += 4)
+        mmio_write32(VTD_BASE + off, 0xffffffffu);
+    for (unsigned off = 0; off < 0x1000; off += 8)
+        mmio_write64(VTD_BASE + off, ~0ull);
+    uint64_t v = 0;
+    uint32_t st = tdev_dma(TD_LOAD, IOVA_RW, 4, &v);
+    edu_dma(IOVA_RW, 0x40000, 64, 1);
+    mmio_write32(edu_bar + 0x60, 1);                  /* edu raises its interrupt */
+    guest_printf("hostile_vtd: all-ones registers: GSTS 0x%x FSTS 0x%x, DMA status %u\n",
+                 vtd_read32(VTD_GSTS), vtd_read32(VTD_FSTS), st);
+    mmio_write32(edu_bar + 0x64, 1);
+    static const uint32_t enables[] = { VTD_TE, VTD_QIE, VTD_IRE, VTD_CFI };
+    for (unsigned i = 0; i < 4; i++)
+        if (!vtd_command(enables[i], false))
+            guest_fail(9, "enable 0x%x does not turn off", enables[i]);
+    faults_clear();
+    mmio_write32(VTD_BASE + 0x38, 1u << 31);          /* FECTL: masked */
+    if (!vtd_command(VTD_TE, true))
+        guest_fail(9, "TE on again");
+}
+
 int guest_main(void *info, unsigned long magic)
 {
     (void)info, (void)magic;
@@ -224,6 +271,8 @@ int guest_main(void *info, unsigned long magic)
     loops();
     mmio_tables();
     mmio_leaves();
+    queue_feeds_itself();
+    all_ones_registers();
     tables();
     set_root(VTD_T_ROOT(TABLES));
     faults_clear();

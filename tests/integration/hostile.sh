@@ -108,7 +108,8 @@ check_hostile_vtd() {
              "hostile_vtd: context entry pointing at its own table: read-only walk, no hang" \
              "hostile_vtd: root table in the unit's registers: fault reason 8" \
              "hostile_vtd: context table at the LAPIC: fault reason 9" \
-             "hostile_vtd: PML4 at the IOAPIC: fault reason 7"; do
+             "hostile_vtd: PML4 at the IOAPIC: fault reason 7" \
+             "hostile_vtd: wait status into IQT: IQH 0x10 IQT 0x10"; do
         has_line "$serial" "$l" || { why="no line '$l'"; return 1; }
     done
     # Thousands of faults, a handful of lines.
