@@ -8,7 +8,8 @@
  *  3. the same with bus mastering turned off instead of the reset: the
  *     device must not touch memory while it is off; then reset
  *  4. 40 rounds of set-up, requests, kick and immediate reset
- *  5. a notify of a queue that does not exist
+ *  5. rings placed in device memory (the device's own BAR, the LAPIC,
+ *     unassigned space) and kicked; a notify of a queue that does not exist
  *  6. set up once more: the pattern reads back intact.
  * Prints "hostile_reset: ok" and exits 0. */
 #include "hostile.h"
@@ -63,7 +64,11 @@ static bool reset(void)
     return false;
 }
 
-static void setup(void)
+static void setup_rings(uint64_t desc_at, uint64_t avail_at, uint64_t used_at);
+
+static void setup(void) { setup_rings(DESC, AVAIL, USED); }
+
+static void setup_rings(uint64_t desc_at, uint64_t avail_at, uint64_t used_at)
 {
     if (!reset())
         guest_fail(3, "reset never completed");
@@ -75,12 +80,13 @@ static void setup(void)
         guest_fail(3, "FEATURES_OK refused");
     ((volatile uint32_t *)AVAIL)[0] = 0;           /* flags, idx */
     ((volatile uint32_t *)USED)[0] = 0;
+    memset((void *)USED, 0, USED_LEN);
     avail_idx = 0;
     mmio_write16(common + 0x16, 0);
     if (mmio_read16(common + 0x18) < QSIZE)
         guest_fail(3, "queue 0 smaller than %u", QSIZE);
     mmio_write16(common + 0x18, QSIZE);
-    const uint64_t rings[3] = { DESC, AVAIL, USED };
+    const uint64_t rings[3] = { desc_at, avail_at, used_at };
     for (unsigned i = 0; i < 3; i++) {              /* 64-bit fields: two 32-bit halves */
         mmio_write32(common + 0x20 + 8 * i, (uint32_t)rings[i]);
         mmio_write32(common + 0x24 + 8 * i, (uint32_t)(rings[i] >> 32));
@@ -206,6 +212,26 @@ int guest_main(void *info, unsigned long magic)
         in_flight();
         if (!reset())
             guest_fail(7, "reset %u never completed", r);
+    }
+    /* Rings in device memory: the device's own BAR (common configuration,
+     * MSI-X table), the LAPIC, unassigned space; each kicked. */
+    static const uint64_t rings[][3] = {
+        { BAR, BAR + 0x100, BAR + 0x200 },
+        { DESC, AVAIL, BAR + 0x4000 },
+        { DESC, 0xfee00000ull, USED },
+        { 0xdf000000ull, AVAIL, USED },
+    };
+    for (unsigned i = 0; i < 4; i++) {
+        setup_rings(rings[i][0], rings[i][1], rings[i][2]);
+        queue_req(0, 0, 0, DATA, 512);
+        kick();
+        for (uint64_t t0 = rdtsc(); rdtsc() - t0 < 20000000ull && !(status() & 0x40);)
+            cpu_relax();
+        guest_printf("hostile_reset: rings at %lx %lx %lx: status 0x%x\n",
+                     (unsigned long)rings[i][0], (unsigned long)rings[i][1],
+                     (unsigned long)rings[i][2], status());
+        if (!(status() & 0x40))
+            guest_fail(8, "rings in device memory: no NEEDS_RESET");
     }
     setup();
     mmio_write16(notify + 7 * notify_mult, 7);        /* queue 7: none */

@@ -134,6 +134,7 @@ check_hostile_reset() {
     local l
     for l in "hostile_reset: reset with 8 requests in flight: the device stays quiet" \
              "hostile_reset: bus mastering off with 8 requests in flight: the device stays quiet" \
+             "hostile_reset: rings at c0000000 c0000100 c0000200: status 0x4f" \
              "hostile_reset: 40 resets during I/O, then the data reads back"; do
         has_line "$serial" "$l" || { why="no line '$l'"; return 1; }
     done
