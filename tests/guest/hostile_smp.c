@@ -16,14 +16,9 @@
 #define MAX_CPUS  8
 #define ROUNDS    150
 #define SLOTS     0x400000ull
-#define VBAR      0xc0000000ull
-#define VRING     0x500000ull
-#define VBUF      (VRING + 0x3000)
 
 static char ap_stacks[MAX_CPUS][4096] __attribute__((section(".stack"), aligned(16)));
 static volatile uint32_t started, finished, go, bad_ids;
-static uint64_t vcommon, vnotify;
-static uint16_t vavail;
 
 static void hammer(unsigned cpu)
 {
@@ -53,68 +48,6 @@ static __attribute__((noreturn, used)) void ap_main(void)
     hammer(cpu);
     atomic_fetch_add32(&finished, 1);
     halt_forever();
-}
-
-/* virtio-rng with queue 0 of 8 at VRING; false if absent. */
-static bool virtio_setup(void)
-{
-    int d = pci_find(0x10441af4u);
-    if (d < 0)
-        return false;
-    unsigned f = (unsigned)d;
-    for (unsigned c = pci_cfg_read(f, 0x34, 1); c; c = pci_cfg_read(f, c + 1, 1)) {
-        if (pci_cfg_read(f, c, 1) != 0x09)
-            continue;
-        unsigned bar = pci_cfg_read(f, c + 4, 1);
-        pci_cfg_write(f, 0x10 + 4 * bar, (uint32_t)VBAR, 4);
-        pci_cfg_write(f, 0x14 + 4 * bar, 0, 4);
-        uint64_t at = VBAR + pci_cfg_read(f, c + 8, 4);
-        if (pci_cfg_read(f, c + 3, 1) == 1)
-            vcommon = at;
-        if (pci_cfg_read(f, c + 3, 1) == 2)
-            vnotify = at;
-    }
-    pci_cfg_write(f, 4, 0x6, 2);
-    if (!vcommon || !vnotify)
-        return false;
-    mmio_write8(vcommon + 0x14, 0);
-    mmio_write8(vcommon + 0x14, 3);
-    mmio_write32(vcommon + 0x08, 1);
-    mmio_write32(vcommon + 0x0c, 1);
-    mmio_write8(vcommon + 0x14, 0xb);
-    memset((void *)VRING, 0, 0x3000);
-    mmio_write16(vcommon + 0x16, 0);
-    mmio_write16(vcommon + 0x18, 8);
-    const uint64_t rings[3] = { VRING, VRING + 0x1000, VRING + 0x2000 };
-    for (unsigned i = 0; i < 3; i++) {
-        mmio_write32(vcommon + 0x20 + 8 * i, (uint32_t)rings[i]);
-        mmio_write32(vcommon + 0x24 + 8 * i, 0);
-    }
-    mmio_write16(vcommon + 0x1c, 1);
-    mmio_write8(vcommon + 0x14, 0xf);
-    return mmio_read8(vcommon + 0x14) == 0xf;
-}
-
-/* Posts one 16-byte request (not kicked). */
-static void virtio_post(void)
-{
-    memset((void *)VBUF, 0, 16);
-    volatile uint64_t *d = (volatile uint64_t *)VRING;
-    d[0] = VBUF;
-    d[1] = 16 | 2ull << 32;                     /* device-writable */
-    ((volatile uint16_t *)(VRING + 0x1000 + 4))[vavail % 8] = 0;
-    barrier();
-    vavail++;
-    ((volatile uint16_t *)(VRING + 0x1000))[1] = vavail;
-}
-
-/* used->idx reaches `want` with the next 16 bytes of the runner's source. */
-static bool virtio_done(uint16_t want, const char *data)
-{
-    for (uint64_t t0 = rdtsc(); rdtsc() - t0 < 2000000000ull;)
-        if (((volatile uint16_t *)(VRING + 0x2000))[1] == want)
-            return !strncmp((const char *)VBUF, data, 16);
-    return false;
 }
 
 int guest_main(void *info, unsigned long magic)

@@ -39,7 +39,7 @@ truncate -s 2M "$disk"
 declare -A OPTS=(
     [hostile_vtd]="--iommu --edu --test-device dma"
     [hostile_dma]="--edu --test-device dma"
-    [hostile_msix]="--test-device dma"
+    [hostile_msix]="--test-device dma --rng src=$rngsrc"
     [hostile_cfg]="--edu --test-device dma --rng src=$rngsrc --disk path=$disk"
     [hostile_reset]="--disk path=$disk"
     [hostile_smp]="--cpus boot=4 --cmdline cpus=4 --test-device dma --rng src=$rngsrc"
@@ -125,6 +125,8 @@ check_hostile_dma() {
 check_hostile_msix() {
     has_line "$serial" "hostile_msix: storms: 900 interrupts for 900 messages, PBA 0" ||
         { why="no storms line"; return 1; }
+    has_line "$serial" "hostile_msix: virtio MSI-X toggled 4400 times: request done, 1 interrupts" ||
+        { why="no virtio route line"; return 1; }
 }
 check_hostile_cfg() {
     has_line "$serial" "hostile_cfg: bus enumerates, edu, test device and virtio-rng work" ||
