@@ -107,14 +107,15 @@ static bool virtio_negotiates(void)
     int d = pci_find(0x10441af4u);
     if (d < 0)
         return false;
-    for (unsigned c = pci_cfg_read((unsigned)d, 0x34, 1); c; c = pci_cfg_read((unsigned)d, c + 1, 1)) {
-        if (pci_cfg_read((unsigned)d, c, 1) != 0x09 || pci_cfg_read((unsigned)d, c + 3, 1) != 1)
+    unsigned f = (unsigned)d;
+    for (unsigned c = pci_cfg_read(f, 0x34, 1); c; c = pci_cfg_read(f, c + 1, 1)) {
+        if (pci_cfg_read(f, c, 1) != 0x09 || pci_cfg_read(f, c + 3, 1) != 1)
             continue;
         /* The 64-bit BAR below 4 GiB, where our page tables reach. */
-        unsigned bar = pci_cfg_read((unsigned)d, c + 4, 1);
-        pci_cfg_write((unsigned)d, 0x10 + 4 * bar, 0xc0000000u, 4);
-        pci_cfg_write((unsigned)d, 0x14 + 4 * bar, 0, 4);
-        uint64_t common = 0xc0000000u + pci_cfg_read((unsigned)d, c + 8, 4);
+        unsigned bar = pci_cfg_read(f, c + 4, 1);
+        pci_cfg_write(f, 0x10 + 4 * bar, 0xc0000000u, 4);
+        pci_cfg_write(f, 0x14 + 4 * bar, 0, 4);
+        uint64_t common = 0xc0000000u + pci_cfg_read(f, c + 8, 4);
         mmio_write8(common + 0x14, 0);
         for (unsigned i = 0; i < 100000 && mmio_read8(common + 0x14); i++)
             cpu_relax();

@@ -207,7 +207,8 @@ int guest_main(void *info, unsigned long magic)
     notify(0);
     settle();
     if (nr_irq != 1 || !tdev_works(RAM))
-        guest_fail(5, "after the attacks: %u interrupts, DMA %s, PBA %x, entry %x %x %x %x, ctrl %x",
+        guest_fail(5, "after the attacks: %u interrupts, DMA %s, PBA %x, entry %x %x %x %x, "
+                   "ctrl %x",
                    nr_irq, tdev_works(RAM) ? "ok" : "broken", mmio_read32(TDEV_PBA),
                    mmio_read32(TDEV_MSIX), mmio_read32(TDEV_MSIX + 4), mmio_read32(TDEV_MSIX + 8),
                    mmio_read32(TDEV_MSIX + 12), pci_cfg_read((unsigned)tdev, cap + 2, 2));

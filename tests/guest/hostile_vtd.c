@@ -278,7 +278,8 @@ int guest_main(void *info, unsigned long magic)
     faults_clear();
     uint64_t v = 0x5a5a;
     if (tdev_dma(TD_STORE, IOVA_RW, 8, &v) != ST_OK || *(volatile uint64_t *)RAM_RW != 0x5a5a ||
-        !edu_works(RAM_RW + 0x100, RAM_RW + 0x800, 64, IOVA_RW - RAM_RW) || (vtd_read32(VTD_FSTS) & 0xff) != 0)
+        !edu_works(RAM_RW + 0x100, RAM_RW + 0x800, 64, IOVA_RW - RAM_RW) ||
+        (vtd_read32(VTD_FSTS) & 0xff) != 0)
         guest_fail(7, "DMA after the attacks (FSTS 0x%x)", vtd_read32(VTD_FSTS));
     puts("hostile_vtd: ok\n");
     return 0;
