@@ -94,10 +94,9 @@ check_common() {  # TEST
     max=$((BURST * (${secs%.*} + 1)))
     line=$(sed -nE 's/^minivmm: guest: //; T; s/0x[0-9a-f]+|[0-9]+/N/g; p' "$errf" |
            sort | uniq -c | sort -rn | head -n 1)
-    n=${line%% [^ ]*}
-    n=${n// /}
+    n=$(awk '{ print $1 }' <<<"$line")
     [ -z "$n" ] || [ "$n" -le "$max" ] ||
-        { why="$n log lines of one kind ('${line#*[0-9] }') in $secs s: over the rate limit"; return 1; }
+        { why="$n log lines of one kind ('$(sed -E 's/^ *[0-9]+ //' <<<"$line")') in $secs s: over the rate limit"; return 1; }
 }
 
 check_hostile_vtd() {
