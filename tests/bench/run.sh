@@ -91,7 +91,8 @@ fi
 "$build/bench/bench_vfio" 20000 time | awk '{ printf "  wall clock: BAR read round trip %s ns, map+unmap %s ns\n", $2, $4 }'
 
 echo "== virtio-blk: VMM instructions per 4 KiB read request in the device model (callgrind;"
-echo "   ring walk, pread, copy through the DMA layer, used entry, irqfd; target <= 3000)"
+echo "   ring walk, header, preadv onto guest pages via the DMA layer, status, used entry, irqfd;"
+echo "   target <= 3000)"
 if command -v valgrind >/dev/null; then
     reps=2000
     valgrind --tool=callgrind --callgrind-out-file="$work/cg.blk" --collect-atstart=no \
