@@ -83,6 +83,30 @@ MemTxResult stq_be_pci_dma(PCIDevice *d, dma_addr_t addr, uint64_t val);
  * a range that wraps). Accesses nothing. Any thread. */
 MemTxResult pci_dma_check_ram(PCIDevice *d, dma_addr_t addr, dma_addr_t len, DMADirection dir);
 
+/* ---- file I/O straight between a file and guest RAM (pci/dma_file.c) ----------------
+ * Moves `len` bytes between `fd` at `pos` and the guest buffers `segs[0..n)`,
+ * starting `off` bytes into them: FROM_DEVICE reads the file into guest memory
+ * (preadv), TO_DEVICE writes guest memory to the file (pwritev), on the guest's
+ * own pages instead of through a bounce buffer. Each page is translated like
+ * any DMA access (cache, IOMMU, RAM only) inside an RCU read-side section that
+ * also covers the system call, so the RAM stays alive under the kernel's copy.
+ * The kernel copies in no particular order inside the range: for buffers the
+ * driver has handed to the device (block data), never for structures both
+ * sides poll (rings: the single-value accessors). Like any DMA already under
+ * way, an IOMMU unmap arriving during the call does not stop it; the next call
+ * translates again and faults.
+ * Returns the bytes moved: all `len`, or fewer when it stopped at a page that
+ * is not RAM (*res MEMTX_OK: the caller moves the rest through pci_dma_rw,
+ * which serves or refuses it) or that the IOMMU refuses (*res says so, the
+ * fault recorded). -1 with errno on an I/O error (EIO for a short transfer).
+ * Any thread; blocks in the system call. */
+typedef struct PCIDMASeg {
+    dma_addr_t addr;
+    uint32_t len;
+} PCIDMASeg;
+int64_t pci_dma_file_rw(PCIDevice *d, int fd, int64_t pos, const PCIDMASeg *segs, unsigned n,
+                        uint64_t off, uint64_t len, DMADirection dir, MemTxResult *res);
+
 /* ---- long-lived mappings (virtio rings, block buffers) -------------------------------
  * pci_dma_map maps [addr, addr + len) for `dir` and returns a host pointer to
  * *mapped_len (<= len, > 0) bytes: guest RAM itself when the whole piece is RAM

@@ -76,9 +76,31 @@ static int tx_handle(VirtIONet *n, VirtQueue *vq)
 
 enum { RX_DONE, RX_NO_ROOM, RX_FAILED };
 
-/* One frame (header included) into the guest's receive buffers. */
-static int rx_deliver(VirtIONet *n, const uint8_t *data, size_t total)
+/* Bytes [off, off + len) of header + frame into e's buffers, from their start.
+ * hdr NULL: an all-zero header. One copy when the two are contiguous (a tap's
+ * read buffer, the backlog). 0, or -1 on a DMA error. */
+static int rx_write(VirtQueue *vq, const VirtQueueElement *e, const uint8_t *hdr,
+                    const uint8_t *frame, size_t off, size_t len)
 {
+    static const uint8_t zero_hdr[VIRTIO_NET_HDR_LEN];
+    size_t done = 0;
+    if (hdr && hdr + VIRTIO_NET_HDR_LEN == frame)
+        return virtqueue_write_in(vq, e, 0, hdr + off, len) == (int64_t)len ? 0 : -1;
+    if (off < VIRTIO_NET_HDR_LEN) {
+        done = VIRTIO_NET_HDR_LEN - off < len ? VIRTIO_NET_HDR_LEN - off : len;
+        if (virtqueue_write_in(vq, e, 0, (hdr ? hdr : zero_hdr) + off, done) != (int64_t)done)
+            return -1;
+    }
+    if (done < len && virtqueue_write_in(vq, e, done, frame + (off + done - VIRTIO_NET_HDR_LEN),
+                                         len - done) != (int64_t)(len - done))
+        return -1;
+    return 0;
+}
+
+/* One frame and its header into the guest's receive buffers. */
+static int rx_deliver(VirtIONet *n, const uint8_t *hdr, const uint8_t *frame, size_t len)
+{
+    size_t total = VIRTIO_NET_HDR_LEN + len;
     VirtIODevice *vdev = &n->vdev;
     VirtQueue *vq = &vdev->vq[NET_RX];
     bool mrg = virtio_has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF);
@@ -113,7 +135,7 @@ static int rx_deliver(VirtIONet *n, const uint8_t *data, size_t total)
             log_guest_error("%s: %zu-byte frame does not fit a %llu-byte receive buffer",
                             vdev->pci.dev.id, total, (unsigned long long)e->in_len);
             chunk = 0;
-        } else if (virtqueue_write_in(vq, e, 0, data + off, chunk) != (int64_t)chunk) {
+        } else if (rx_write(vq, e, hdr, frame, off, chunk) < 0) {
             virtio_error(vdev, "receive buffer not writable");
             return RX_FAILED;
         }
@@ -145,7 +167,8 @@ static void rx_flush(VirtIONet *n)
     bool pushed = false;
     while (n->backlog_len && rx_live(n)) {
         typeof(n->backlog[0]) *b = &n->backlog[n->backlog_head];
-        int r = rx_deliver(n, b->data, b->len);
+        int r = rx_deliver(n, b->data, b->data + VIRTIO_NET_HDR_LEN,
+                           b->len - VIRTIO_NET_HDR_LEN);
         if (r == RX_NO_ROOM)
             break;
         free(b->data);
@@ -167,6 +190,14 @@ void virtio_net_receive(VirtIONet *n, const uint8_t *hdr, const uint8_t *frame, 
 {
     if (!rx_live(n) || len > NET_FRAME_MAX)
         return;   /* link up, but no driver: frames go nowhere */
+    if (n->backlog_len == 0) {
+        /* Straight into the guest's buffers; the backlog only when it has none. */
+        int r = rx_deliver(n, hdr, frame, len);
+        if (r == RX_DONE)
+            virtio_queue_notify(&n->vdev, NET_RX);
+        if (r != RX_NO_ROOM)
+            return;
+    }
     if (n->backlog_len == NET_BACKLOG)
         return;   /* the guest is not reading: drop, TCP resends */
     uint8_t *data = malloc(VIRTIO_NET_HDR_LEN + len);
@@ -181,7 +212,8 @@ void virtio_net_receive(VirtIONet *n, const uint8_t *hdr, const uint8_t *frame, 
     n->backlog[tail].data = data;
     n->backlog[tail].len = VIRTIO_NET_HDR_LEN + len;
     n->backlog_len++;
-    rx_flush(n);
+    if (n->backlog_len > 1)
+        rx_flush(n);   /* the older frames first; the buffers may have come since */
 }
 
 static void backlog_clear(VirtIONet *n)
@@ -235,13 +267,16 @@ typedef struct VirtIONetDevice {
     VirtIONet net;           /* first */
     VirtIODeviceOps ops;     /* the template plus the backend's offloads */
     VirtioNetOptions opts;
+    NetBackend *given;       /* virtio_net_init_backend's, else made from opts */
 } VirtIONetDevice;
 
 static int net_realize(Device *dev)
 {
     VirtIONetDevice *s = DEVICE_CAST(VirtIONetDevice, dev);
     VirtIONet *n = &s->net;
-    n->backend = s->opts.kind == VIRTIO_NET_TAP ? net_tap_new(&s->opts) : net_slirp_new(&s->opts);
+    n->backend = s->given ? s->given
+               : s->opts.kind == VIRTIO_NET_TAP ? net_tap_new(&s->opts) : net_slirp_new(&s->opts);
+    s->given = NULL;
     if (!n->backend)
         return -1;
     n->backend->net = n;
@@ -286,12 +321,21 @@ static const DeviceClass net_class = {
 
 int virtio_net_init(struct vm *vm, const VirtioNetOptions *o, bool iommu)
 {
+    return virtio_net_init_backend(vm, NULL, o, iommu);
+}
+
+int virtio_net_init_backend(struct vm *vm, NetBackend *b, const VirtioNetOptions *o, bool iommu)
+{
     static unsigned nr_created;
     Device *dev = device_new(vm, &net_class, NULL);
-    if (!dev)
+    if (!dev) {
+        if (b)
+            b->free(b);
         return -1;
+    }
     VirtIONetDevice *s = DEVICE_CAST(VirtIONetDevice, dev);
     s->opts = *o;
+    s->given = b;
     if (!o->mac_set) {   /* QEMU's default, one apart per device */
         static const uint8_t def[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
         memcpy(s->opts.mac, def, 6);

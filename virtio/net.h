@@ -44,5 +44,12 @@ bool virtio_net_can_receive(VirtIONet *n);
 /* Backends: NULL after one error line naming the problem. */
 NetBackend *net_slirp_new(const VirtioNetOptions *o);
 NetBackend *net_tap_new(const VirtioNetOptions *o);
+/* The tap backend on an open fd that behaves as a tap with IFF_VNET_HDR (one
+ * frame, header first, per read and per write; non-blocking): what
+ * net_tap_new builds on, and a socketpair for tests/bench/bench_net.c. Takes
+ * the fd (closed on failure too); `name` for log lines. */
+NetBackend *net_tap_new_fd(int fd, const char *name);
+/* virtio-net on a backend the caller made (the device takes it); 0 or -1. */
+int virtio_net_init_backend(struct vm *vm, NetBackend *b, const VirtioNetOptions *o, bool iommu);
 
 #endif

@@ -90,6 +90,24 @@ static void tap_free(NetBackend *b)
     free(t);
 }
 
+NetBackend *net_tap_new_fd(int fd, const char *name)
+{
+    NetTap *t = calloc(1, sizeof(*t));
+    if (!t || !(t->buf = malloc(TAP_BUF))) {
+        log_error("--net tap=%s: out of memory", name);
+        free(t);
+        close(fd);
+        return NULL;
+    }
+    t->b = (NetBackend){ .vnet_hdr = true, .poll = tap_poll, .ready = tap_ready,
+                         .send = tap_send, .free = tap_free };
+    snprintf(t->ifname, sizeof(t->ifname), "%s", name);
+    t->fd = fd;
+    t->b.features = 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_HOST_TSO4 |
+                    1ull << VIRTIO_NET_F_HOST_TSO6 | 1ull << VIRTIO_NET_F_HOST_ECN;
+    return &t->b;
+}
+
 NetBackend *net_tap_new(const VirtioNetOptions *o)
 {
     if (!if_nametoindex(o->ifname)) {
@@ -97,34 +115,24 @@ NetBackend *net_tap_new(const VirtioNetOptions *o)
                   "ip tuntap add dev %s mode tap user $USER)", o->ifname, o->ifname);
         return NULL;
     }
-    NetTap *t = calloc(1, sizeof(*t));
-    if (!t || !(t->buf = malloc(TAP_BUF))) {
-        log_error("--net tap=%s: out of memory", o->ifname);
-        free(t);
-        return NULL;
-    }
-    t->b = (NetBackend){ .vnet_hdr = true, .poll = tap_poll, .ready = tap_ready,
-                         .send = tap_send, .free = tap_free };
-    snprintf(t->ifname, sizeof(t->ifname), "%s", o->ifname);
-    t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR };
-    memcpy(ifr.ifr_name, t->ifname, sizeof(ifr.ifr_name));
+    memcpy(ifr.ifr_name, o->ifname, sizeof(ifr.ifr_name));
     int hdr_len = VIRTIO_NET_HDR_LEN;
     const char *what = "open /dev/net/tun";
-    if (t->fd >= 0) {
+    if (fd >= 0) {
         what = "attach (TUNSETIFF; is it a tap this user may use?)";
-        if (ioctl(t->fd, TUNSETIFF, &ifr) == 0) {
+        if (ioctl(fd, TUNSETIFF, &ifr) == 0) {
             what = "TUNSETVNETHDRSZ";
-            if (ioctl(t->fd, TUNSETVNETHDRSZ, &hdr_len) == 0)
+            if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) == 0)
                 what = NULL;
         }
     }
     if (what) {
         log_error("--net tap=%s: %s: %s", o->ifname, what, strerror(errno));
-        tap_free(&t->b);
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
-    t->b.features = 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_HOST_TSO4 |
-                    1ull << VIRTIO_NET_F_HOST_TSO6 | 1ull << VIRTIO_NET_F_HOST_ECN;
-    return &t->b;
+    return net_tap_new_fd(fd, o->ifname);
 }

@@ -69,10 +69,8 @@
 #define VRING_PACKED_EVENT_FLAG_DISABLE 1
 #define VRING_PACKED_EVENT_FLAG_DESC    2
 
-typedef struct VirtQueueSeg {
-    dma_addr_t addr;
-    uint32_t len;
-} VirtQueueSeg;
+/* One buffer of a chain: {addr, len}, as the DMA layer's file I/O takes it. */
+typedef PCIDMASeg VirtQueueSeg;
 
 /* One popped request: its device-readable then its device-writable buffers. */
 typedef struct VirtQueueElement {

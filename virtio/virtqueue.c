@@ -13,6 +13,7 @@
  * Descriptors and buffers are checked before use (ranges, RAM, direction
  * order, chain length, indirect nesting); anything malformed breaks the queue
  * and the transport reports NEEDS_RESET. */
+#include <endian.h>
 #include <string.h>
 
 #include "virtio/virtio.h"
@@ -86,12 +87,18 @@ static int read_desc(VirtQueue *vq, dma_addr_t table, unsigned i, SplitDesc *d)
     uint8_t b[SPLIT_DESC_SIZE];
     if (pci_dma_read(vq->dma, table + (dma_addr_t)i * SPLIT_DESC_SIZE, b, sizeof(b)) != MEMTX_OK)
         return virtqueue_fail(vq, "descriptor not readable");
-    d->addr = 0;
-    for (int k = 7; k >= 0; k--)
-        d->addr = d->addr << 8 | b[k];
-    d->len = (uint32_t)b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
-    d->flags = (uint16_t)(b[12] | b[13] << 8);
-    d->next = (uint16_t)(b[14] | b[15] << 8);
+    /* Little-endian fields at fixed offsets: plain loads on x86. */
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+    memcpy(&addr, b, 8);
+    memcpy(&len, b + 8, 4);
+    memcpy(&flags, b + 12, 2);
+    memcpy(&next, b + 14, 2);
+    d->addr = le64toh(addr);
+    d->len = le32toh(len);
+    d->flags = le16toh(flags);
+    d->next = le16toh(next);
     return 0;
 }
 

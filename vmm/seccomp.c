@@ -70,13 +70,14 @@ static const int serial_io_calls[] = {
 static const int rcu_calls[] = {
     SCMP_SYS(close), SCMP_SYS(poll), SCMP_SYS(ppoll), END,   /* freeing RAM regions' memfds */
 };
-/* Kicks, control eventfds and irqfds; virtio-blk's image I/O, flush, discard
+/* Kicks, control eventfds and irqfds; virtio-blk's image I/O (preadv/pwritev
+ * on guest pages, pread/pwrite through its bounce buffer), flush, discard
  * and write-zeroes (fallocate); the console's terminal or file and a tap's
  * frames (read/write); libslirp's sockets for --net user, and its look at
  * /etc/resolv.conf (re-read when its mtime changes) for the DNS it forwards. */
 static const int virtio_io_calls[] = {
     SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
-    SCMP_SYS(fdatasync), SCMP_SYS(fallocate),
+    SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(fdatasync), SCMP_SYS(fallocate),
     SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept),
     SCMP_SYS(accept4), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt), SCMP_SYS(getsockname),
     SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),

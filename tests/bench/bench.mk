@@ -3,7 +3,7 @@
 # guest's first instruction, and Linux boot times beside QEMU's.
 
 # Callgrind subjects, each tests/bench/NAME.c linked with the library.
-BENCH_PROGS := bench_dispatch bench_dma bench_vtd bench_vfio bench_virtio
+BENCH_PROGS := bench_dispatch bench_dma bench_vtd bench_vfio bench_virtio bench_net
 BENCH_BINS  := $(BENCH_PROGS:%=$(BUILD)/bench/%) $(BUILD)/bench/linestamp \
 	$(BUILD)/bench/first.elf
 

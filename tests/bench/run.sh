@@ -90,14 +90,26 @@ else
 fi
 "$build/bench/bench_vfio" 20000 time | awk '{ printf "  wall clock: BAR read round trip %s ns, map+unmap %s ns\n", $2, $4 }'
 
-echo "== virtio-blk: VMM instructions per 4 KiB read request in the device model (callgrind;"
-echo "   ring walk, pread, copy through the DMA layer, used entry, irqfd; target <= 3000)"
+echo "== virtio: VMM instructions per request / frame in the device model (callgrind). blk:"
+echo "   ring walk, header, preadv onto guest pages via the DMA layer, status, used entry, irqfd;"
+echo "   target <= 3000. net: per frame, no target"
 if command -v valgrind >/dev/null; then
     reps=2000
     valgrind --tool=callgrind --callgrind-out-file="$work/cg.blk" --collect-atstart=no \
         "--toggle-collect=bench_blk_request*" "$build/bench/bench_virtio" $reps >/dev/null 2>&1
     total=$(sed -n 's/^totals: //p' "$work/cg.blk")
-    printf '  %-52s %5d instructions\n' "virtio-blk 4 KiB read request" $(( ${total:-0} / reps ))
+    printf '  %-56s %5d instructions\n' "virtio-blk 4 KiB read request" $(( ${total:-0} / reps ))
+    # virtio-net on the tap backend over a socketpair (tests/bench/bench_net.c)
+    for dir in tx rx; do
+        valgrind --tool=callgrind --callgrind-out-file="$work/cg.net_$dir" --collect-atstart=no \
+            "--toggle-collect=bench_net_${dir}*" "$build/bench/bench_net" $reps $dir >/dev/null 2>&1
+        total=$(sed -n 's/^totals: //p' "$work/cg.net_$dir")
+        case $dir in
+            tx) what="virtio-net 1514-byte frame sent (ring, copy, tap write)" ;;
+            rx) what="virtio-net 1514-byte frame received (tap read, ring)" ;;
+        esac
+        printf '  %-56s %5d instructions\n' "$what" $(( ${total:-0} / reps ))
+    done
 else
     echo "  valgrind missing (scripts/install-deps.sh installs it)"
 fi
