@@ -1,6 +1,7 @@
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang and ASan + UBSan
 # in their own tree; `make fuzz` builds them and runs each briefly from its seed
-# corpus (tests/fuzz/corpus/NAME/). Included by the top Makefile.
+# corpus (tests/fuzz/corpus/NAME/), `make fuzz-ci` more briefly still (what
+# tests/check runs). Included by the top Makefile.
 
 FUZZ_CC     ?= clang
 FUZZ_OUT    := $(BUILD)/fuzz
@@ -8,7 +9,7 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_OUT)/%)
 
-.PHONY: fuzz fuzz-build FORCE
+.PHONY: fuzz fuzz-build fuzz-ci FORCE
 # The library in its own tree, compiled for coverage (fuzzer-no-link); always
 # re-made so that it follows the sources.
 $(FUZZ_OUT)/obj/libminivmm.a: FORCE
@@ -26,3 +27,7 @@ fuzz-build: $(FUZZ_BINS)
 # FUZZ_RUNS / FUZZ_SECONDS bound each target's run (whichever ends first).
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_OUT) $(FUZZ_BINS)
+
+# CI (tests/check): every committed input, then a few seconds of fuzzing each.
+fuzz-ci: fuzz-build
+	@FUZZ_RUNS=100000000 FUZZ_SECONDS=$${FUZZ_SECONDS:-3} tests/fuzz/run.sh $(FUZZ_OUT) $(FUZZ_BINS)
