@@ -94,14 +94,15 @@ typedef struct VTDIOTLBEntry {
     uint64_t data;       /* translated address of the whole (super)page (bits
                             47:12) | source id << 48 | permission (IOMMU_RW bits) */
     uint64_t mask;       /* (super)page size - 1 */
-    uint64_t did;        /* domain, for invalidations (lock held) */
+    uint64_t did;        /* domain, for invalidations (IOTLB write side only) */
 } VTDIOTLBEntry;
 
 typedef struct VTDAddressSpace {
     VTDState *s;
     uint16_t rid;
     MemoryRegion *mr;
-    /* context cache: valid while ctx_gen == s->ctx_gen */
+    /* context cache: valid while ctx_gen == s->ctx_gen. Written under the
+     * lock, read without it too (atomics; see VTDState.inval_seq). */
     uint32_t ctx_gen;
     uint64_t ctx_lo, ctx_hi;
 } VTDAddressSpace;
@@ -128,10 +129,21 @@ struct VTDState {
     uint32_t ics, iectl, iedata, ieaddr, ieuaddr;
     uint64_t irta, irta_latched;
     bool te;                       /* GSTS.TES, also read without the lock (atomic) */
-    uint32_t ctx_gen;              /* context-cache generation; never 0 */
-    /* IOTLB: readers may look without the lock under this sequence count */
+    uint32_t ctx_gen;              /* context-cache generation; never 0 (atomic) */
+    /* Odd while an invalidation (IOTLB or context cache, lock held) is under
+     * way, bumped again when it is done: a translation made without the lock
+     * is good only if this did not change meanwhile. */
+    unsigned inval_seq;
+    /* The IOTLB's write side: odd while one writer (an invalidation, or a
+     * refill from any thread, which takes it with a compare-and-swap and
+     * never waits) changes entries; hits read them without any lock. */
     unsigned iotlb_seq;
     VTDIOTLBEntry iotlb[VTD_IOTLB_SIZE];
+    /* Per domain (id & 0xff), a bit for each slot that may hold its entries
+     * (IOTLB write side only): a domain or page-selective invalidation visits
+     * only those. A refill sets its bit and leaves the bit of the entry it
+     * replaces; invalidations clear such stale bits when they meet them. */
+    uint64_t did_slots[256][VTD_IOTLB_SIZE / 64];
     /* counters for the control socket (atomic, relaxed) */
     uint64_t iotlb_hits, iotlb_misses, faults;
     /* regions per requester: spaces[bus][devfn], made under the big lock */
@@ -171,6 +183,17 @@ extern const IOMMURegionOps vtd_iommu_ops;
 void vtd_iotlb_flush(VTDState *s, int gran, uint16_t did, uint64_t addr, unsigned am);
 void vtd_ctx_flush(VTDState *s, int gran, uint16_t did, uint16_t sid, unsigned fm);
 uint64_t vtd_iotlb_hash(uint16_t sid, uint64_t addr);
+/* The two ends of an IOTLB miss handled without the lock (apart for tests):
+ * the count a walk starts from (odd: an invalidation is running, take the
+ * lock instead), and the refill that keeps the walk's result - true, and
+ * stored unless another refill holds the IOTLB - only if no invalidation has
+ * run since `inval`. */
+static inline unsigned vtd_inval_snapshot(VTDState *s)
+{
+    return __atomic_load_n(&s->inval_seq, __ATOMIC_ACQUIRE);
+}
+bool vtd_iotlb_refill(VTDState *s, unsigned inval, uint16_t sid, uint16_t did, uint64_t iova,
+                      uint64_t xlat, uint64_t mask, unsigned perm);
 /* After an invalidation (unit lock not held, big lock held): UNMAP to the
  * regions it covers and, in caching mode, MAP for the present entries there. */
 void vtd_notify_iotlb(VTDState *s, int gran, uint16_t did, uint64_t addr, unsigned am);

@@ -6,9 +6,21 @@
  * The IOTLB is direct-mapped by (source id, 4 KiB page); a superpage entry is
  * cached under the 4 KiB page that was used and carries the superpage's range,
  * which is what invalidations compare against. A hit is read without the lock
- * under a sequence count; everything that changes the IOTLB holds the lock and
- * makes the count odd while it does. */
+ * under a sequence count (iotlb_seq); whoever changes entries makes the count
+ * odd while it does.
+ *
+ * A miss walks the tables without the lock too, and keeps its result only if
+ * no invalidation ran meanwhile (inval_seq): a refill takes the IOTLB's write
+ * side with one compare-and-swap, checks inval_seq there and gives up rather
+ * than wait. An invalidation holds the lock, makes inval_seq odd, then waits
+ * for the write side (a refill holds it for a few stores), so a walk that read
+ * a table before the guest changed it either lands before the flush, which
+ * drops it, or sees the flush and is not kept. Context-cache fills, faults and
+ * pass-through still take the lock. */
 #include "iommu/vtd_internal.h"
+
+#include <sched.h>
+#include <string.h>
 
 #include "util/rcu.h"
 
@@ -45,15 +57,44 @@ uint64_t vtd_iotlb_hash(uint16_t sid, uint64_t addr)
     return ((addr >> 12) ^ ((uint64_t)sid * 0x9e5u)) & (VTD_IOTLB_SIZE - 1);
 }
 
-static void seq_begin(VTDState *s)
+/* Takes the IOTLB's write side: at once or false (`wait` false), or waiting
+ * for the refill or invalidation that holds it. */
+static bool iotlb_write_begin(VTDState *s, bool wait)
 {
-    __atomic_store_n(&s->iotlb_seq, s->iotlb_seq + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    for (unsigned tries = 0;; tries++) {
+        unsigned seq = __atomic_load_n(&s->iotlb_seq, __ATOMIC_RELAXED);
+        if (!(seq & 1) && __atomic_compare_exchange_n(&s->iotlb_seq, &seq, seq + 1, false,
+                                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            /* Entry stores stay after the odd count (readers' side: vtd_translate). */
+            __atomic_thread_fence(__ATOMIC_RELEASE);
+            return true;
+        }
+        if (!wait)
+            return false;
+        /* The holder may have been preempted in its few stores. */
+        if (tries >= 64)
+            sched_yield();
+        else
+            __builtin_ia32_pause();
+    }
 }
 
-static void seq_end(VTDState *s)
+static void iotlb_write_end(VTDState *s)
 {
     __atomic_store_n(&s->iotlb_seq, s->iotlb_seq + 1, __ATOMIC_RELEASE);
+}
+
+/* An invalidation (lock held, so one at a time): walks without the lock that
+ * overlap it are not kept. */
+static void inval_begin(VTDState *s)
+{
+    __atomic_store_n(&s->inval_seq, s->inval_seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void inval_end(VTDState *s)
+{
+    __atomic_store_n(&s->inval_seq, s->inval_seq + 1, __ATOMIC_RELEASE);
 }
 
 /* ---- context entries ---- */
@@ -104,8 +145,9 @@ static __attribute__((noinline)) bool context_fill(VTDState *s, VTDAddressSpace 
         f->reason = VTD_FR_CTX_INVALID;   /* not in SAGAW */
         return false;
     }
-    as->ctx_lo = lo, as->ctx_hi = hi;
-    as->ctx_gen = s->ctx_gen;
+    __atomic_store_n(&as->ctx_lo, lo, __ATOMIC_RELAXED);
+    __atomic_store_n(&as->ctx_hi, hi, __ATOMIC_RELAXED);
+    __atomic_store_n(&as->ctx_gen, s->ctx_gen, __ATOMIC_RELEASE);
     return true;
 }
 
@@ -121,9 +163,10 @@ static bool context_get(VTDState *s, VTDAddressSpace *as, uint64_t *lo, uint64_t
 
 void vtd_ctx_flush(VTDState *s, int gran, uint16_t did, uint16_t sid, unsigned fm)
 {
+    inval_begin(s);
     if (gran == 1) {
-        if (++s->ctx_gen == 0)
-            s->ctx_gen = 1;
+        __atomic_store_n(&s->ctx_gen, s->ctx_gen + 1 ? s->ctx_gen + 1 : 1, __ATOMIC_RELAXED);
+        inval_end(s);
         return;
     }
     /* FM masks the low bits of the function number (0: none, 1: bit 2, 2: bits
@@ -136,9 +179,10 @@ void vtd_ctx_flush(VTDState *s, int gran, uint16_t did, uint16_t sid, unsigned f
                 continue;
             if ((gran == 2 && CTX_HI_DID(as->ctx_hi) == did) ||
                 (gran == 3 && ((as->rid ^ sid) & sid_mask) == 0))
-                as->ctx_gen = 0;
+                __atomic_store_n(&as->ctx_gen, 0, __ATOMIC_RELAXED);
         }
     }
+    inval_end(s);
 }
 
 /* ---- second-level walk ---- */
@@ -158,17 +202,20 @@ typedef struct VTDLeaf {
     unsigned perm;
 } VTDLeaf;
 
-/* Walks `iova` from `table` with `levels` levels in the view `fv` (lock held,
- * inside an RCU read-side section): 0 with `*leaf` filled in, or the fault
- * reason. */
-static inline uint8_t sl_walk(const FlatView *fv, uint64_t table, unsigned levels,
-                              uint64_t iova, VTDLeaf *leaf, bool is_write)
+/* Walks `iova` from `table` with `levels` levels in the view `fv` (inside an
+ * RCU read-side section; it reads guest memory only, so the lock is not
+ * needed): 0 with `*leaf` filled in, or the fault reason. Inlined at both
+ * callers: a call costs about 30 of a walk's 150 instructions. */
+static inline __attribute__((always_inline)) uint8_t
+sl_walk(const FlatView *fv, uint64_t table, unsigned levels, uint64_t iova, VTDLeaf *leaf,
+        bool is_write)
 {
     uint64_t perm = IOMMU_RW;
+    FlatViewRAMCursor c = { 0 };
     for (unsigned level = levels;; level--) {
         unsigned shift = 3 + 9 * level;
         uint64_t pte;
-        if (!flatview_ldq_le_ram(fv, table + ((iova >> shift) & 0x1ff) * 8, &pte, 1))
+        if (!flatview_ldq_le_ram_cursor(fv, &c, table + ((iova >> shift) & 0x1ff) * 8, &pte))
             return VTD_FR_PAGING_ACCESS;
         perm &= pte;
         if (!(perm & IOMMU_RW))
@@ -192,32 +239,71 @@ static unsigned ctx_levels(uint64_t hi)
     return CTX_HI_AW(hi) + 2;
 }
 
-static void iotlb_insert(VTDState *s, uint16_t sid, uint16_t did, uint64_t iova,
-                         const VTDLeaf *e)
+/* Puts a walk's result in its slot (IOTLB write side held). */
+static inline void iotlb_store(VTDState *s, uint16_t sid, uint16_t did, uint64_t iova,
+                        const VTDLeaf *e)
 {
-    VTDIOTLBEntry *t = &s->iotlb[vtd_iotlb_hash(sid, iova)];
-    seq_begin(s);
+    unsigned slot = (unsigned)vtd_iotlb_hash(sid, iova);
+    VTDIOTLBEntry *t = &s->iotlb[slot];
     __atomic_store_n(&t->page, (iova & ~0xfffull) | 1, __ATOMIC_RELAXED);
     __atomic_store_n(&t->data, e->xlat | (uint64_t)sid << 48 | e->perm, __ATOMIC_RELAXED);
     __atomic_store_n(&t->mask, e->mask, __ATOMIC_RELAXED);
     t->did = did;
-    seq_end(s);
+    /* The bit under the slot's previous domain stays: flushes drop stale bits. */
+    s->did_slots[did & 0xff][slot / 64] |= 1ull << (slot % 64);
+}
+
+/* vtd_iotlb_refill, inlined into the miss path (a call costs 30 instructions there). */
+static inline __attribute__((always_inline)) bool
+iotlb_refill(VTDState *s, unsigned inval, uint16_t sid, uint16_t did, uint64_t iova,
+             uint64_t xlat, uint64_t mask, unsigned perm)
+{
+    /* Another refill holding the write side: keep the result, skip the refill. */
+    bool took = iotlb_write_begin(s, false);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    bool kept = __atomic_load_n(&s->inval_seq, __ATOMIC_RELAXED) == inval;
+    if (took) {
+        if (kept)
+            iotlb_store(s, sid, did, iova, &(VTDLeaf){ .xlat = xlat, .mask = mask, .perm = perm });
+        iotlb_write_end(s);
+    }
+    return kept;
+}
+
+bool vtd_iotlb_refill(VTDState *s, unsigned inval, uint16_t sid, uint16_t did, uint64_t iova,
+                      uint64_t xlat, uint64_t mask, unsigned perm)
+{
+    return iotlb_refill(s, inval, sid, did, iova, xlat, mask, perm);
 }
 
 void vtd_iotlb_flush(VTDState *s, int gran, uint16_t did, uint64_t addr, unsigned am)
 {
     uint64_t first = addr & ~((4096ull << am) - 1), last = first + (4096ull << am) - 1;
-    seq_begin(s);
-    for (unsigned i = 0; i < VTD_IOTLB_SIZE; i++) {
-        VTDIOTLBEntry *t = &s->iotlb[i];
-        if (!t->page)
-            continue;
-        uint64_t lo = (t->page & ~1ull) & ~t->mask, hi = lo + t->mask;
-        if (gran == 1 || (gran == 2 && t->did == did) ||
-            (gran == 3 && t->did == did && lo <= last && hi >= first))
-            __atomic_store_n(&t->page, 0, __ATOMIC_RELAXED);
+    inval_begin(s);
+    iotlb_write_begin(s, true);
+    if (gran == 1) {
+        for (unsigned i = 0; i < VTD_IOTLB_SIZE; i++)
+            __atomic_store_n(&s->iotlb[i].page, 0, __ATOMIC_RELAXED);
+        memset(s->did_slots, 0, sizeof(s->did_slots));
+    } else {
+        /* Only the slots of the domain (ids above ND share a list, hence the compare). */
+        uint64_t *bits = s->did_slots[did & 0xff];
+        for (unsigned w = 0; w < VTD_IOTLB_SIZE / 64; w++) {
+            for (uint64_t left = bits[w]; left; left &= left - 1) {
+                unsigned slot = w * 64 + (unsigned)__builtin_ctzll(left);
+                VTDIOTLBEntry *t = &s->iotlb[slot];
+                uint64_t lo = (t->page & ~1ull) & ~t->mask, hi = lo + t->mask;
+                bool in_range = gran != 3 || (lo <= last && hi >= first);
+                if (t->page && t->did == did && in_range)
+                    __atomic_store_n(&t->page, 0, __ATOMIC_RELAXED);
+                else if (t->page && (t->did & 0xff) == (did & 0xff))
+                    continue;                        /* an entry this list must keep */
+                bits[w] &= ~(1ull << (slot % 64));   /* dropped, or a stale mark */
+            }
+        }
     }
-    seq_end(s);
+    iotlb_write_end(s);
+    inval_end(s);
 }
 
 /* Records a translation fault (lock held) and drops the lock. */
@@ -230,9 +316,35 @@ static __attribute__((noinline, cold)) void fault_unlock(VTDState *s, uint16_t r
     vtd_send_event(s, &msi);
 }
 
+/* An IOTLB miss without the lock (see the top of the file): true with `*leaf`
+ * when the walk's result holds and grants `access`; false leaves the miss to
+ * the locked path (no cached context, pass-through, a fault, or an
+ * invalidation meanwhile). */
+static bool translate_unlocked(VTDState *s, VTDAddressSpace *as, hwaddr iova,
+                               IOMMUAccessFlags access, VTDLeaf *leaf)
+{
+    unsigned inval = vtd_inval_snapshot(s);
+    if ((inval & 1) || __atomic_load_n(&as->ctx_gen, __ATOMIC_ACQUIRE) !=
+                           __atomic_load_n(&s->ctx_gen, __ATOMIC_RELAXED))
+        return false;
+    uint64_t lo = __atomic_load_n(&as->ctx_lo, __ATOMIC_RELAXED);
+    uint64_t hi = __atomic_load_n(&as->ctx_hi, __ATOMIC_RELAXED);
+    unsigned levels = ctx_levels(hi);
+    if (CTX_LO_TT(lo) != TT_SL || (iova >> (12 + 9 * levels)))
+        return false;
+    rcu_read_lock();
+    uint8_t reason = sl_walk(rcu_dereference(s->as_mem->current), lo & PTE_ADDR, levels,
+                             iova, leaf, access & IOMMU_WO);
+    rcu_read_unlock();
+    if (reason || (leaf->perm & access) != access)
+        return false;
+    return iotlb_refill(s, inval, as->rid, CTX_HI_DID(hi), iova, leaf->xlat, leaf->mask,
+                        leaf->perm);
+}
+
 /* An IOTLB miss. Out of line, so the hit path stays short; cold next to hits
  * (and GCC's compact code for it also runs fewer instructions). */
-__attribute__((noinline, cold)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwaddr iova,
+__attribute__((noinline)) static IOMMUTLBEntry translate_slow(MemoryRegion *mr, hwaddr iova,
                                                               IOMMUAccessFlags access,
                                                               bool record_fault)
 {
@@ -240,9 +352,12 @@ __attribute__((noinline, cold)) static IOMMUTLBEntry translate_slow(MemoryRegion
     VTDState *s = as->s;
     __atomic_fetch_add(&s->iotlb_misses, 1, __ATOMIC_RELAXED);
     /* Translation off, or pass-through: system memory as it is. */
-    VTDLeaf leaf = { .xlat = iova & ~0xfffull, .mask = 0xfff, .perm = IOMMU_RW };
-    if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE))
+    const VTDLeaf identity = { .xlat = iova & ~0xfffull, .mask = 0xfff, .perm = IOMMU_RW };
+    VTDLeaf leaf = identity;
+    if (!__atomic_load_n(&s->te, __ATOMIC_ACQUIRE) ||
+        translate_unlocked(s, as, iova, access, &leaf))
         goto out;
+    leaf = identity;
     VTDWalkFault f = { 0 };
     bool is_write = access & IOMMU_WO;
     pthread_mutex_lock(&s->lock);
@@ -265,7 +380,10 @@ __attribute__((noinline, cold)) static IOMMUTLBEntry translate_slow(MemoryRegion
             rcu_read_unlock();
         }
         if (!f.reason) {
-            iotlb_insert(s, as->rid, CTX_HI_DID(hi), iova, &leaf);
+            /* No invalidation can run (the lock): only a refill may hold the write side. */
+            iotlb_write_begin(s, true);
+            iotlb_store(s, as->rid, CTX_HI_DID(hi), iova, &leaf);
+            iotlb_write_end(s);
             /* The entry, as it is, tells the caller what it lacks. */
             if ((leaf.perm & access) != access)
                 f.reason = is_write ? VTD_FR_WRITE : VTD_FR_READ;

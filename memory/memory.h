@@ -220,32 +220,77 @@ void memory_listener_unregister(MemoryListener *l);
 FlatView *address_space_get_flatview(AddressSpace *as);
 const FlatRange *flatview_lookup(const FlatView *fv, hwaddr addr);
 
-/* address_space_ldq_le_ram (below) for a walker that reads several entries in
- * a row (an IOMMU page walk) inside its own RCU read-side critical section,
- * with `fv` from address_space_get_flatview: one section for the walk instead
- * of one per entry. Inline because a walk calls it once per level. */
-static inline bool flatview_ldq_le_ram(const FlatView *fv, hwaddr addr, uint64_t *vals,
-                                       unsigned n)
+/* The range of `fv` holding `addr` if table walkers may read it: RAM (or ROM)
+ * with a host mapping whose 8-byte entries load atomically. Inside an RCU
+ * read-side section. */
+static inline const FlatRange *flatview_ram_range(const FlatView *fv, hwaddr addr)
 {
-    if ((addr & 7) || n - 1 >= 512 || !fv)
-        return false;
     /* The MRU hint first: walks keep hitting the same RAM range. */
     unsigned i = __atomic_load_n(&fv->mru, __ATOMIC_RELAXED);
     const FlatRange *fr = &fv->ranges[i];
     if (__builtin_expect(!(i < fv->nr && addr - fr->addr < fr->size), 0)) {
         fr = flatview_lookup(fv, addr);
         if (!fr)
-            return false;
+            return NULL;
     }
-    if (fr->mr->type != MR_RAM || !fr->host || 8ull * n > fr->size - (addr - fr->addr))
+    /* A RAM range placed at an odd host offset cannot give atomic loads. */
+    if (fr->mr->type != MR_RAM || !fr->host || (((uintptr_t)fr->host - fr->addr) & 7))
+        return NULL;
+    return fr;
+}
+
+/* address_space_ldq_le_ram (below) for a walker that reads several entries in
+ * a row (an IOMMU page walk) inside its own RCU read-side critical section,
+ * with `fv` from address_space_get_flatview: one section for the walk instead
+ * of one per entry. */
+static inline bool flatview_ldq_le_ram(const FlatView *fv, hwaddr addr, uint64_t *vals,
+                                       unsigned n)
+{
+    if ((addr & 7) || n - 1 >= 512 || !fv)
+        return false;
+    const FlatRange *fr = flatview_ram_range(fv, addr);
+    if (!fr || 8ull * n > fr->size - (addr - fr->addr))
         return false;
     const uint64_t *p = (const uint64_t *)(fr->host + (addr - fr->addr));
-    /* A RAM range placed at an odd host offset cannot give atomic loads. */
-    if ((uintptr_t)p & 7)
-        return false;
     for (unsigned k = 0; k < n; k++)
         vals[k] = __atomic_load_n(&p[k], __ATOMIC_RELAXED); /* x86: little-endian */
     return true;
+}
+
+/* A page walker's memory of the RAM range its last entry came from, so that
+ * the next entry in that range (the usual case: page tables sit together)
+ * costs one compare instead of a lookup. Zero-initialise; it is valid for one
+ * `fv` inside one RCU read-side section, and only the memory core reads it. */
+typedef struct FlatViewRAMCursor {
+    hwaddr addr;                /* start of the range */
+    uint64_t size;              /* offsets below this start a whole entry; 0: none */
+    const uint8_t *host;
+} FlatViewRAMCursor;
+
+/* The lookup half of flatview_ldq_le_ram_cursor. */
+static inline bool flatview_ldq_le_ram_fill(const FlatView *fv, FlatViewRAMCursor *c,
+                                            hwaddr addr, uint64_t *val)
+{
+    const FlatRange *fr = fv && !(addr & 7) ? flatview_ram_range(fv, addr) : NULL;
+    if (!fr || fr->size < 8 || addr - fr->addr > fr->size - 8)
+        return false;
+    c->addr = fr->addr;
+    c->size = fr->size - 7;
+    c->host = fr->host;
+    *val = __atomic_load_n((const uint64_t *)(fr->host + (addr - fr->addr)), __ATOMIC_RELAXED);
+    return true;
+}
+
+/* One entry as flatview_ldq_le_ram(fv, addr, val, 1) reads it, through `c`. */
+static inline bool flatview_ldq_le_ram_cursor(const FlatView *fv, FlatViewRAMCursor *c,
+                                              hwaddr addr, uint64_t *val)
+{
+    if (__builtin_expect(!(addr & 7) && addr - c->addr < c->size, 1)) {
+        *val = __atomic_load_n((const uint64_t *)(c->host + (addr - c->addr)),
+                               __ATOMIC_RELAXED);
+        return true;
+    }
+    return flatview_ldq_le_ram_fill(fv, c, addr, val);
 }
 
 /* ---- accesses (any thread; they take the RCU read lock themselves) ------------- */

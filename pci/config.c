@@ -130,6 +130,7 @@ void pci_device_uninit(PCIDevice *d)
     g_free(d->wmask);
     g_free(d->w1cmask);
     g_free(d->used);
+    pci_names_free(d);
     d->config = d->wmask = d->w1cmask = d->used = NULL;
     d->bus = NULL;
 }

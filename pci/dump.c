@@ -1,12 +1,15 @@
-/* `--dump-pci`: every function like `lspci -v`, with names from pci.ids (libpci). */
+/* `--dump-pci`: every function like `lspci -v`, with names from pci.ids
+ * (libpci); and pci_describe, the same facts for the control socket. */
+#include <glib.h>
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "pci/dma-internal.h"
 #include "pci/pci-internal.h"
 #include "vmm/vm.h"
 
 /* pci/names.c (the one file that sees libpci's header). */
-enum { NAME_VENDOR, NAME_DEVICE, NAME_CLASS };
+enum { NAME_VENDOR, NAME_DEVICE, NAME_CLASS, NAME_PLAIN = 0x10 };
 void *pci_names_open(void);
 void pci_names_close(void *h);
 const char *pci_names_lookup(void *h, char *buf, int size, int kind, unsigned a, unsigned b);
@@ -33,19 +36,14 @@ static const char *ext_cap_name(uint16_t id)
     return "?";
 }
 
-static void dump_bar(FILE *out, const PCIDevice *d, unsigned n)
+static void dump_bar(FILE *out, const PCIBarDesc *b, unsigned n)
 {
-    const PCIBar *b = &d->bars[n];
-    uint32_t lo = pci_get_long(d->config + PCI_BASE_ADDRESS_0 + 4 * n);
-    const char *state = b->mapped_addr == PCI_BAR_UNMAPPED ? " [disabled]" : "";
+    const char *state = b->enabled ? "" : " [disabled]";
     if (b->type == PCI_BAR_IO) {
-        fprintf(out, "\tRegion %u: I/O ports at %04x [size=%" PRIu64 "]%s\n", n,
-                (unsigned)(lo & PCI_BASE_ADDRESS_IO_MASK), b->size, state);
+        fprintf(out, "\tRegion %u: I/O ports at %04" PRIx64 " [size=%" PRIu64 "]%s\n", n,
+                b->addr, b->size, state);
         return;
     }
-    uint64_t addr = lo & PCI_BASE_ADDRESS_MEM_MASK;
-    if (b->type == PCI_BAR_MEM64)
-        addr |= (uint64_t)pci_get_long(d->config + PCI_BASE_ADDRESS_0 + 4 * n + 4) << 32;
     uint64_t size = b->size;
     const char *unit = "";
     if (size >= (1u << 20) && !(size & ((1u << 20) - 1))) {
@@ -56,7 +54,7 @@ static void dump_bar(FILE *out, const PCIDevice *d, unsigned n)
         unit = "K";
     }
     fprintf(out, "\tRegion %u: Memory at %" PRIx64 " (%s, %sprefetchable) [size=%" PRIu64 "%s]%s\n",
-            n, addr, b->type == PCI_BAR_MEM64 ? "64-bit" : "32-bit",
+            n, b->addr, b->type == PCI_BAR_MEM64 ? "64-bit" : "32-bit",
             b->prefetchable ? "" : "non-", size, unit, state);
 }
 
@@ -110,6 +108,104 @@ static const char *irq_mode(const PCIDevice *d)
     return "none";
 }
 
+void pci_describe(const PCIDevice *d, PCIFunctionDesc *o)
+{
+    const uint8_t *c = d->config;
+    *o = (PCIFunctionDesc){
+        .bus = pci_bus_number(d->bus), .slot = PCI_SLOT(d->devfn), .func = PCI_FUNC(d->devfn),
+        .id = d->dev.id,
+        .vendor_id = pci_get_word(c + PCI_VENDOR_ID), .device_id = pci_get_word(c + PCI_DEVICE_ID),
+        .subsystem_vendor_id = pci_get_word(c + PCI_SUBSYSTEM_VENDOR_ID),
+        .subsystem_id = pci_get_word(c + PCI_SUBSYSTEM_ID),
+        .class_code = pci_get_long(c + PCI_CLASS_REVISION) >> 8, .revision = c[PCI_REVISION_ID],
+        .express = d->info.express, .command = pci_get_word(c + PCI_COMMAND),
+        .intx_pin = d->info.intx_pin, .irq_mode = irq_mode(d),
+        .behind_iommu = d->dma && d->dma->target && d->dma->target->type == MR_IOMMU,
+        .names = d->names,
+    };
+    if (o->intx_pin)
+        o->intx_gsi = pci_intx_gsi(d->devfn, o->intx_pin);
+    if (d->msi.cap) {
+        uint16_t f = pci_get_word(c + d->msi.cap + PCI_MSI_FLAGS);
+        o->msi = true;
+        o->msi_enabled = f & PCI_MSI_FLAGS_ENABLE;
+        o->msi_64bit = f & PCI_MSI_FLAGS_64BIT;
+        o->msi_maskable = f & PCI_MSI_FLAGS_MASKBIT;
+        o->msi_vectors = 1u << ((f & PCI_MSI_FLAGS_QSIZE) >> 4);
+        o->msi_max_vectors = 1u << ((f & PCI_MSI_FLAGS_QMASK) >> 1);
+    }
+    if (d->msix.cap) {
+        uint16_t f = pci_get_word(c + d->msix.cap + PCI_MSIX_FLAGS);
+        o->msix = true;
+        o->msix_enabled = f & PCI_MSIX_FLAGS_ENABLE;
+        o->msix_masked = f & PCI_MSIX_FLAGS_MASKALL;
+        o->msix_vectors = (f & PCI_MSIX_FLAGS_QSIZE) + 1u;
+    }
+    for (unsigned n = 0; n < PCI_NUM_BARS; n++) {
+        const PCIBar *b = &d->bars[n];
+        PCIBarDesc *bd = &o->bars[n];
+        if (!b->type)
+            continue;
+        uint32_t lo = pci_get_long(c + PCI_BASE_ADDRESS_0 + 4 * n);
+        bd->type = b->type;
+        bd->prefetchable = b->prefetchable;
+        bd->size = b->size;
+        bd->enabled = b->mapped_addr != PCI_BAR_UNMAPPED;
+        if (b->type == PCI_BAR_IO) {
+            bd->addr = lo & PCI_BASE_ADDRESS_IO_MASK;
+        } else {
+            bd->addr = lo & PCI_BASE_ADDRESS_MEM_MASK;
+            if (b->type == PCI_BAR_MEM64 && n + 1 < PCI_NUM_BARS)
+                bd->addr |= (uint64_t)pci_get_long(c + PCI_BASE_ADDRESS_0 + 4 * n + 4) << 32;
+        }
+    }
+}
+
+/* ---- names ---- */
+static char *lookup_dup(void *h, int kind, unsigned a, unsigned b)
+{
+    char buf[256];
+    return g_strdup(pci_names_lookup(h, buf, sizeof(buf), kind | NAME_PLAIN, a, b));
+}
+
+static void resolve_one(PCIDevice *d, void *opaque)
+{
+    if (d->names)
+        return;
+    PCIFunctionDesc o;
+    pci_describe(d, &o);
+    PCINames *n = g_new0(PCINames, 1);
+    n->vendor = lookup_dup(opaque, NAME_VENDOR, o.vendor_id, 0);
+    n->device = lookup_dup(opaque, NAME_DEVICE, o.vendor_id, o.device_id);
+    if (o.subsystem_vendor_id)
+        n->subsystem_vendor = lookup_dup(opaque, NAME_VENDOR, o.subsystem_vendor_id, 0);
+    n->class_name = lookup_dup(opaque, NAME_CLASS, o.class_code >> 8, 0);
+    d->names = n;
+}
+
+void pci_resolve_names(struct vm *vm)
+{
+    PCIBus *bus = pci_root_bus(vm);
+    if (!bus)
+        return;
+    void *h = pci_names_open();
+    pci_bus_foreach(bus, resolve_one, h);
+    pci_names_close(h);
+}
+
+void pci_names_free(PCIDevice *d)
+{
+    if (!d->names)
+        return;
+    g_free(d->names->vendor);
+    g_free(d->names->device);
+    g_free(d->names->subsystem_vendor);
+    g_free(d->names->class_name);
+    g_free(d->names);
+    d->names = NULL;
+}
+
+/* ---- the listing ---- */
 typedef struct DumpCtx {
     FILE *out;
     void *names;
@@ -120,30 +216,25 @@ static void dump_one(PCIDevice *d, void *opaque)
     DumpCtx *c = opaque;
     FILE *out = c->out;
     char cls[128], vd[256], sub[256];
-    uint16_t class = pci_get_word(d->config + PCI_CLASS_DEVICE);
-    uint16_t vendor = pci_get_word(d->config + PCI_VENDOR_ID);
-    uint16_t device = pci_get_word(d->config + PCI_DEVICE_ID);
-    uint16_t svendor = pci_get_word(d->config + PCI_SUBSYSTEM_VENDOR_ID);
-    uint16_t sdevice = pci_get_word(d->config + PCI_SUBSYSTEM_ID);
-    uint16_t cmd = pci_get_word(d->config + PCI_COMMAND);
-    fprintf(out, "%02x:%02x.%u %s: %s (rev %02x) (%s)\n",
-            pci_bus_number(d->bus), PCI_SLOT(d->devfn), PCI_FUNC(d->devfn),
-            pci_names_lookup(c->names, cls, sizeof(cls), NAME_CLASS, class, 0),
-            pci_names_lookup(c->names, vd, sizeof(vd), NAME_DEVICE, vendor, device),
-            d->config[PCI_REVISION_ID], d->dev.id);
-    if (svendor)
+    PCIFunctionDesc o;
+    pci_describe(d, &o);
+    fprintf(out, "%02x:%02x.%u %s: %s (rev %02x) (%s)\n", o.bus, o.slot, o.func,
+            pci_names_lookup(c->names, cls, sizeof(cls), NAME_CLASS, o.class_code >> 8, 0),
+            pci_names_lookup(c->names, vd, sizeof(vd), NAME_DEVICE, o.vendor_id, o.device_id),
+            o.revision, o.id);
+    if (o.subsystem_vendor_id)
         fprintf(out, "\tSubsystem: %s, device %04x\n",
-                pci_names_lookup(c->names, sub, sizeof(sub), NAME_VENDOR, svendor, 0), sdevice);
-    fprintf(out, "\tFlags: %sI/O%c Memory%c BusMaster%c", d->info.express ? "PCIe, " : "",
-            cmd & PCI_COMMAND_IO ? '+' : '-', cmd & PCI_COMMAND_MEMORY ? '+' : '-',
-            cmd & PCI_COMMAND_MASTER ? '+' : '-');
-    if (d->info.intx_pin)
-        fprintf(out, ", INT%c -> GSI %u", 'A' + d->info.intx_pin - 1,
-                pci_intx_gsi(d->devfn, d->info.intx_pin));
-    fprintf(out, "\n\tInterrupt mode: %s\n", irq_mode(d));
+                pci_names_lookup(c->names, sub, sizeof(sub), NAME_VENDOR, o.subsystem_vendor_id, 0),
+                o.subsystem_id);
+    fprintf(out, "\tFlags: %sI/O%c Memory%c BusMaster%c", o.express ? "PCIe, " : "",
+            o.command & PCI_COMMAND_IO ? '+' : '-', o.command & PCI_COMMAND_MEMORY ? '+' : '-',
+            o.command & PCI_COMMAND_MASTER ? '+' : '-');
+    if (o.intx_pin)
+        fprintf(out, ", INT%c -> GSI %u", 'A' + o.intx_pin - 1, o.intx_gsi);
+    fprintf(out, "\n\tInterrupt mode: %s\n", o.irq_mode);
     for (unsigned n = 0; n < PCI_NUM_BARS; n++)
-        if (d->bars[n].type)
-            dump_bar(out, d, n);
+        if (o.bars[n].type)
+            dump_bar(out, &o.bars[n], n);
     dump_caps(out, d);
     fputc('\n', out);
 }

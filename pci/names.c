@@ -5,6 +5,7 @@
  * none; name lookups need only the allocated access struct. */
 #include <pci/pci.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,15 +49,21 @@ void pci_names_close(void *h)
     pci_cleanup(h);
 }
 
-/* kind: 0 vendor, 1 vendor + device, 2 class (a = base << 8 | sub). */
+/* kind: 0 vendor, 1 vendor + device, 2 class (a = base << 8 | sub), as lspci
+ * prints them (name and number). Plus 0x10: the name alone (the device's alone
+ * for kind 1), NULL when pci.ids has none. */
 const char *pci_names_lookup(void *h, char *buf, int size, int kind, unsigned a, unsigned b)
 {
-    const int flags = PCI_LOOKUP_MIXED;
+    bool plain = kind & 0x10;
+    const int flags = plain ? PCI_LOOKUP_NO_NUMBERS : PCI_LOOKUP_MIXED;
     const char *s = NULL;
-    switch (kind) {
+    switch (kind & 0xf) {
     case 0: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | flags, a); break;
-    case 1: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE | flags, a, b); break;
+    case 1:
+        s = pci_lookup_name(h, buf, size, (plain ? 0 : PCI_LOOKUP_VENDOR) | PCI_LOOKUP_DEVICE |
+                            flags, a, b);
+        break;
     case 2: s = pci_lookup_name(h, buf, size, PCI_LOOKUP_CLASS | flags, a); break;
     }
-    return s ? s : "?";
+    return s ? s : plain ? NULL : "?";
 }

@@ -38,6 +38,9 @@ void pci_msix_release(PCIDevice *d);
 /* Tells the model's msi_changed hook, if any. */
 void pci_msi_changed(PCIDevice *d);
 
+/* dump.c: drops what pci_resolve_names gave the function. */
+void pci_names_free(PCIDevice *d);
+
 /* host.c: the bus's windows (64-bit window above RAM). */
 void pci_bus_windows(const struct vm *vm, PCIWindow *io, PCIWindow *mmio32, PCIWindow *mmio64);
 

@@ -125,6 +125,7 @@ struct PCIDevice {
     bool intx_asserted;      /* what the line carries (level && !INTx disable) */
 
     PCIDMAState *dma;        /* pci/dma.h */
+    struct PCINames *names;  /* from pci.ids, once pci_resolve_names ran; else NULL */
 };
 
 /* ---- the host and its bus ---------------------------------------------------------- */
@@ -232,5 +233,46 @@ unsigned pci_intx_gsi(uint8_t devfn, uint8_t pin);
 /* ---- diagnostics ------------------------------------------------------------------------ */
 /* `lspci -v`-like listing of every function (pci/dump.c); `out` is a FILE *. */
 void pci_dump(struct vm *vm, void *out);
+
+/* Names from pci.ids (libpci); NULL where pci.ids has none. */
+typedef struct PCINames {
+    char *vendor, *device, *subsystem_vendor, *class_name;
+} PCINames;
+/* Looks up every function's names now, so later readers (the control socket's
+ * thread, whose seccomp filter allows no open of pci.ids) need no file: call
+ * on the main thread before the filters; functions do not hot-plug. Functions
+ * keep them (d->names) until pci_device_uninit. */
+void pci_resolve_names(struct vm *vm);
+
+/* What --dump-pci and the control socket's `pci` command show of a function
+ * (pci_describe; big lock held). */
+typedef struct PCIBarDesc {
+    PCIBarType type;         /* PCI_BAR_NONE: unused, or the upper half of a 64-bit BAR */
+    bool prefetchable;
+    bool enabled;            /* decoded now (mapped at `addr`) */
+    uint64_t addr;           /* what the BAR registers hold */
+    uint64_t size;
+} PCIBarDesc;
+
+typedef struct PCIFunctionDesc {
+    uint8_t bus, slot, func;
+    const char *id;          /* the device instance's id */
+    uint16_t vendor_id, device_id, subsystem_vendor_id, subsystem_id;
+    uint32_t class_code;     /* base << 16 | sub << 8 | prog-if */
+    uint8_t revision;
+    bool express;
+    uint16_t command;
+    uint8_t intx_pin;        /* 0 none, 1 INTA ... 4 INTD */
+    unsigned intx_gsi;       /* when intx_pin */
+    bool msi, msi_enabled, msi_64bit, msi_maskable;      /* msi: has the capability */
+    unsigned msi_vectors, msi_max_vectors;               /* enabled (MME), offered (MMC) */
+    bool msix, msix_enabled, msix_masked;
+    unsigned msix_vectors;
+    const char *irq_mode;    /* "MSI-X", "MSI", "INTx", "none (INTx disabled)" or "none" */
+    bool behind_iommu;       /* DMA goes through an IOMMU region */
+    PCIBarDesc bars[PCI_NUM_BARS];
+    const PCINames *names;   /* NULL before pci_resolve_names */
+} PCIFunctionDesc;
+void pci_describe(const PCIDevice *d, PCIFunctionDesc *out);
 
 #endif

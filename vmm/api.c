@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "pci/pci.h"
 #include "util/log.h"
 #include "vmm/seccomp.h"
 #include "vmm/vm.h"
@@ -236,9 +237,11 @@ ApiServer *api_server_start(struct vm *vm, const char *path)
         api->clients[i].fd = -1;
         api->clients[i].out = g_string_new(NULL);
     }
-    /* GObject's type system registers json-glib's types on first use: do it
-     * here, before the thread is confined. */
+    /* GObject's type system registers json-glib's types on first use, and
+     * `pci` needs the names from pci.ids: both here, before the thread is
+     * confined (its filter opens no files). */
     g_free(api_handle_request(&api->ctx, "{}", 2));
+    pci_resolve_names(vm);
     api->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (api->wake_fd < 0 || open_listener(api) < 0) {
         log_error("--api-socket: %s: %s", path, strerror(errno));

@@ -2,7 +2,7 @@
  * 0600, served by its own thread. One JSON request per line,
  *     {"command": NAME, "arguments": {...}}
  * and one JSON reply per line, {"return": VALUE} or {"error": {"message": S}}.
- * Commands (vmm/api_commands.c): info, mtree, flatview, iommu, xp, pause,
+ * Commands (vmm/api_commands.c): info, mtree, flatview, pci, iommu, xp, pause,
  * resume, powerdown, quit. */
 #ifndef MINIVMM_API_H
 #define MINIVMM_API_H

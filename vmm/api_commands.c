@@ -10,6 +10,7 @@
 #include "devices/device.h"
 #include "iommu/vtd.h"
 #include "memory/memory.h"
+#include "pci/pci.h"
 #include "vmm/acpi.h"
 #include "vmm/api.h"
 #include "vmm/options.h"
@@ -146,6 +147,121 @@ static char *cmd_iommu(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNo
     return NULL;
 }
 
+static void add_string(JsonBuilder *b, const char *name, const char *v)
+{
+    json_builder_set_member_name(b, name);
+    if (v)
+        json_builder_add_string_value(b, v);
+    else
+        json_builder_add_null_value(b);
+}
+
+static void add_pci_bars(JsonBuilder *b, const PCIFunctionDesc *o)
+{
+    static const char *const types[] = { [PCI_BAR_IO] = "io", [PCI_BAR_MEM32] = "mem32",
+                                         [PCI_BAR_MEM64] = "mem64" };
+    json_builder_set_member_name(b, "bars");
+    json_builder_begin_array(b);
+    for (unsigned n = 0; n < PCI_NUM_BARS; n++) {
+        const PCIBarDesc *bar = &o->bars[n];
+        if (!bar->type)
+            continue;
+        json_builder_begin_object(b);
+        add_int(b, "index", n);
+        add_string(b, "type", types[bar->type]);
+        add_bool(b, "prefetchable", bar->prefetchable);
+        add_int(b, "address", bar->addr);
+        add_int(b, "size", bar->size);
+        add_bool(b, "enabled", bar->enabled);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+static void add_pci_irq(JsonBuilder *b, const PCIFunctionDesc *o)
+{
+    json_builder_set_member_name(b, "interrupts");
+    json_builder_begin_object(b);
+    add_string(b, "mode", o->irq_mode);
+    char pin[2] = { (char)('A' + o->intx_pin - 1), 0 };
+    add_string(b, "intx-pin", o->intx_pin ? pin : NULL);
+    if (o->intx_pin)
+        add_int(b, "intx-gsi", o->intx_gsi);
+    add_bool(b, "intx-disabled", o->command & PCI_COMMAND_INTX_DISABLE);
+    json_builder_set_member_name(b, "msi");
+    if (o->msi) {
+        json_builder_begin_object(b);
+        add_bool(b, "enabled", o->msi_enabled);
+        add_int(b, "vectors", o->msi_vectors);
+        add_int(b, "max-vectors", o->msi_max_vectors);
+        add_bool(b, "64bit", o->msi_64bit);
+        add_bool(b, "maskable", o->msi_maskable);
+        json_builder_end_object(b);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_set_member_name(b, "msix");
+    if (o->msix) {
+        json_builder_begin_object(b);
+        add_bool(b, "enabled", o->msix_enabled);
+        add_bool(b, "masked", o->msix_masked);
+        add_int(b, "vectors", o->msix_vectors);
+        json_builder_end_object(b);
+    } else {
+        json_builder_add_null_value(b);
+    }
+    json_builder_end_object(b);
+}
+
+static void add_pci_function(PCIDevice *d, void *opaque)
+{
+    JsonBuilder *b = opaque;
+    PCIFunctionDesc o;
+    pci_describe(d, &o);
+    char bdf[16];
+    snprintf(bdf, sizeof(bdf), "%02x:%02x.%u", o.bus, o.slot, o.func);
+    json_builder_begin_object(b);
+    add_string(b, "bdf", bdf);
+    add_string(b, "id", o.id);
+    add_int(b, "vendor-id", o.vendor_id);
+    add_int(b, "device-id", o.device_id);
+    add_int(b, "subsystem-vendor-id", o.subsystem_vendor_id);
+    add_int(b, "subsystem-id", o.subsystem_id);
+    add_int(b, "class", o.class_code);
+    add_int(b, "revision", o.revision);
+    /* Resolved when the socket was set up (pci_resolve_names): null = not in pci.ids. */
+    add_string(b, "vendor", o.names ? o.names->vendor : NULL);
+    add_string(b, "device", o.names ? o.names->device : NULL);
+    add_string(b, "subsystem-vendor", o.names ? o.names->subsystem_vendor : NULL);
+    add_string(b, "class-name", o.names ? o.names->class_name : NULL);
+    add_bool(b, "express", o.express);
+    add_bool(b, "io", o.command & PCI_COMMAND_IO);
+    add_bool(b, "memory", o.command & PCI_COMMAND_MEMORY);
+    add_bool(b, "bus-master", o.command & PCI_COMMAND_MASTER);
+    add_bool(b, "iommu", o.behind_iommu);
+    add_pci_bars(b, &o);
+    add_pci_irq(b, &o);
+    json_builder_end_object(b);
+}
+
+static char *cmd_pci(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
+{
+    (void)ret;
+    (void)args;
+    PCIBus *bus = pci_root_bus(ctx->vm);
+    if (!bus)
+        return g_strdup("no PCI host");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "functions");
+    json_builder_begin_array(b);
+    memory_bql_lock();
+    pci_bus_foreach(bus, add_pci_function, b);
+    memory_bql_unlock();
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    return NULL;
+}
+
 /* A non-negative integer member (JSON numbers are doubles or int64 here). */
 static bool get_uint(JsonObject *args, const char *name, uint64_t *out)
 {
@@ -241,6 +357,7 @@ static const struct api_command {
     ApiCommandFn fn;
 } commands[] = {
     { "info", cmd_info },       { "mtree", cmd_mtree },   { "flatview", cmd_flatview },
+    { "pci", cmd_pci },
     { "iommu", cmd_iommu },     { "xp", cmd_xp },         { "pause", cmd_pause },
     { "resume", cmd_resume },   { "powerdown", cmd_powerdown }, { "quit", cmd_quit },
 };

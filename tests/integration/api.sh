@@ -9,7 +9,7 @@ build=${1:-build}
 vmm=$build/minivmm
 ctl=$build/minivmm-ctl
 elf=$build/guest/idle.elf
-TESTS=(api_socket_mode api_info api_mtree api_flatview api_iommu api_xp api_pause_resume
+TESTS=(api_socket_mode api_info api_mtree api_flatview api_iommu api_pci api_xp api_pause_resume
        api_errors api_oversized api_flood api_powerdown api_quit api_stale_socket
        api_not_a_socket sigterm_stop terminal_ctrl_a_x seccomp_kills seccomp_false seccomp_log)
 
@@ -63,8 +63,8 @@ req() { "$ctl" "$sock" "$@"; }
 # The counter's value, as the hex of its 8 bytes.
 read_counter() { req xp "{\"address\": $((counter)), \"size\": 8}" | sed -n 's/.*"data":"\([0-9a-f]*\)".*/\1/p'; }
 
-if ! start_idle --api-socket "path=$sock" --iommu; then
-    for t in "${TESTS[@]:0:11}"; do not_ok "$t" "idle did not start"; done
+if ! start_idle --api-socket "path=$sock" --iommu --edu; then
+    for t in "${TESTS[@]:0:12}"; do not_ok "$t" "idle did not start"; done
 else
     check api_socket_mode "mode $(stat -c %a "$sock")" [ "$(stat -c %a "$sock")" = 600 ]
 
@@ -76,6 +76,11 @@ else
     check api_flatview "$(head -c 200 <<<"$out")" grep -q '"return":"FlatView (memory):\\n.*FlatView (io)' <<<"$out"
     out=$(req iommu)
     check api_iommu "$out" grep -qx '{"return":{"translation":false,"interrupt-remapping":false,"queued-invalidation":false,"root-table":0,"iotlb-hits":0,"iotlb-misses":0,"faults":0,"fault-status":0}}' <<<"$out"
+    # Names from pci.ids under the API thread's seccomp filter (they are looked
+    # up before it), BARs, interrupt state and the IOMMU.
+    out=$(req pci)
+    check api_pci "$(head -c 300 <<<"$out")" grep -q \
+        '^{"return":{"functions":\[{"bdf":"00:00.0","id":"pcihost0","vendor-id":6966,"device-id":8,.*"vendor":"Red Hat, Inc.","device":"QEMU PCIe Host bridge",.*"class-name":"Host bridge",.*{"bdf":"00:01.0","id":"edu0","vendor-id":4660,"device-id":4584,.*"iommu":true,"bars":\[{"index":0,"type":"mem32","prefetchable":false,"address":[0-9]*,"size":1048576,"enabled":false}\],"interrupts":{"mode":"INTx","intx-pin":"A","intx-gsi":[0-9]*,"intx-disabled":false,"msi":{"enabled":false,"vectors":1,"max-vectors":1,"64bit":true,"maskable":false},"msix":null}}' <<<"$out"
 
     a=$(read_counter); sleep 0.3; b=$(read_counter)
     bad=$(req xp '{"address": 0, "size": 4097}'; req xp '{"address": 17592186044416, "size": 1}'; req xp '{"address": -1, "size": 1}')

@@ -1,10 +1,14 @@
 /* The control socket's protocol without a socket: api_handle_request on a fake
  * VM, every command, and every kind of bad request. */
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/devices.h"
 #include "iommu/vtd.h"
+#include "pci/dma.h"
+#include "pci/pci.h"
 #include "tests/unit/fake_vm.h"
 #include "tests/unit/harness.h"
 #include "vmm/acpi.h"
@@ -189,5 +193,118 @@ TEST(powerdown_pulses_the_ged_line)
     CHECK_EQ(t.f.irq_calls[ACPI_GED_GSI], 2);     /* raised, then lowered: one edge */
     CHECK(!t.f.irq_level[ACPI_GED_GSI]);
     CHECK(!t.f.vm.exit_requested);                /* the guest decides */
+    fake_vm_destroy(&t.f);
+}
+
+/* The `pci` reply's function at `bdf` (an object of `root`), or NULL. */
+static JsonObject *pci_function(JsonNode *root, const char *bdf)
+{
+    JsonObject *ret = json_object_get_object_member(json_node_get_object(root), "return");
+    JsonArray *fns = ret ? json_object_get_array_member(ret, "functions") : NULL;
+    for (guint i = 0; fns && i < json_array_get_length(fns); i++) {
+        JsonObject *o = json_array_get_object_element(fns, i);
+        if (!strcmp(json_object_get_string_member(o, "bdf"), bdf))
+            return o;
+    }
+    return NULL;
+}
+
+static JsonParser *pci_request(struct api_test *t, guint *nr_functions)
+{
+    char *reply = api_handle_request(&t->ctx, "{\"command\": \"pci\"}", 18);
+    JsonParser *p = json_parser_new();
+    if (!json_parser_load_from_data(p, reply, -1, NULL))
+        test_fail_(__FILE__, __LINE__, "pci reply is not JSON: %s", reply);
+    JsonObject *ret = json_object_get_object_member(json_node_get_object(json_parser_get_root(p)),
+                                                    "return");
+    *nr_functions = ret ? json_array_get_length(json_object_get_array_member(ret, "functions")) : 0;
+    g_free(reply);
+    return p;
+}
+
+static const char *member_string(JsonObject *o, const char *name)
+{
+    JsonNode *n = json_object_get_member(o, name);
+    return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_string(n) : NULL;
+}
+
+TEST(pci)
+{
+    struct api_test t;
+    REQUIRE(setup(&t));
+    expect(&t, "{\"command\": \"pci\"}", "{\"error\":{\"message\":\"no PCI host\"}}\n");
+    REQUIRE(pci_host_init(&t.f.vm) == 0);
+    VTDState *vtd = vtd_create(&t.f.vm, &(VTDConfig){ .intremap = true });
+    REQUIRE(vtd);
+    pci_bus_set_iommu(pci_root_bus(&t.f.vm), vtd_dma_region, vtd);
+    REQUIRE(edu_init(&t.f.vm) == 0 && dma_testdev_init(&t.f.vm) == 0);
+    guint n;
+    /* Before the names are resolved: null, not a file opened on this thread. */
+    JsonParser *p = pci_request(&t, &n);
+    CHECK_EQ(n, 3);
+    JsonObject *host = pci_function(json_parser_get_root(p), "00:00.0");
+    REQUIRE(host);
+    CHECK(json_node_is_null(json_object_get_member(host, "vendor")));
+    g_object_unref(p);
+
+    pci_resolve_names(&t.f.vm);
+    /* The guest enables the edu's memory decode and MSI. */
+    PCIDevice *edu = pci_bus_device(pci_root_bus(&t.f.vm), PCI_DEVFN(1, 0));
+    REQUIRE(edu);
+    memory_bql_lock();
+    pci_config_write(edu, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+    uint8_t msi = pci_find_capability(edu, PCI_CAP_ID_MSI);
+    pci_config_write(edu, msi + PCI_MSI_FLAGS, PCI_MSI_FLAGS_ENABLE, 2);
+    memory_bql_unlock();
+    p = pci_request(&t, &n);
+    JsonNode *root = json_parser_get_root(p);
+    host = pci_function(root, "00:00.0");
+    REQUIRE(host);
+    CHECK(member_string(host, "vendor") && !strcmp(member_string(host, "vendor"), "Red Hat, Inc."));
+    CHECK(member_string(host, "device") &&
+          !strcmp(member_string(host, "device"), "QEMU PCIe Host bridge"));
+    CHECK(member_string(host, "class-name") &&
+          !strcmp(member_string(host, "class-name"), "Host bridge"));
+    CHECK_EQ(json_object_get_int_member(host, "class"), 0x060000);
+    CHECK_EQ(json_object_get_int_member(host, "vendor-id"), 0x1b36);
+
+    JsonObject *e = pci_function(root, "00:01.0");
+    REQUIRE(e);
+    CHECK(!strcmp(member_string(e, "id"), "edu0"));
+    CHECK_EQ(json_object_get_int_member(e, "vendor-id"), 0x1234);
+    CHECK_EQ(json_object_get_int_member(e, "device-id"), 0x11e8);
+    CHECK(json_node_is_null(json_object_get_member(e, "device")));   /* not in pci.ids */
+    CHECK(json_object_get_boolean_member(e, "memory"));
+    CHECK(json_object_get_boolean_member(e, "bus-master"));
+    CHECK(json_object_get_boolean_member(e, "iommu"));
+    JsonArray *bars = json_object_get_array_member(e, "bars");
+    REQUIRE(bars && json_array_get_length(bars) == 1);
+    JsonObject *bar0 = json_array_get_object_element(bars, 0);
+    CHECK_EQ(json_object_get_int_member(bar0, "index"), 0);
+    CHECK(!strcmp(member_string(bar0, "type"), "mem32"));
+    CHECK_EQ(json_object_get_int_member(bar0, "size"), 1 << 20);
+    CHECK_EQ(json_object_get_int_member(bar0, "address"), pci_bar_address(edu, 0));
+    CHECK(json_object_get_boolean_member(bar0, "enabled"));
+    JsonObject *irq = json_object_get_object_member(e, "interrupts");
+    REQUIRE(irq);
+    CHECK(!strcmp(member_string(irq, "mode"), "MSI"));
+    CHECK(!strcmp(member_string(irq, "intx-pin"), "A"));
+    JsonObject *m = json_object_get_object_member(irq, "msi");
+    REQUIRE(m);
+    CHECK(json_object_get_boolean_member(m, "enabled"));
+    CHECK_EQ(json_object_get_int_member(m, "vectors"), 1);
+    CHECK(json_node_is_null(json_object_get_member(irq, "msix")));
+
+    JsonObject *dma = pci_function(root, "00:02.0");
+    REQUIRE(dma);
+    JsonObject *mx = json_object_get_object_member(
+        json_object_get_object_member(dma, "interrupts"), "msix");
+    REQUIRE(mx);
+    CHECK(!json_object_get_boolean_member(mx, "enabled"));
+    CHECK_EQ(json_object_get_int_member(mx, "vectors"), 4);
+    JsonObject *dbar = json_array_get_object_element(json_object_get_array_member(dma, "bars"), 0);
+    CHECK(!json_object_get_boolean_member(dbar, "enabled"));             /* decode off */
+    g_object_unref(p);
+    vm_devices_destroy(&t.f.vm);
     fake_vm_destroy(&t.f);
 }

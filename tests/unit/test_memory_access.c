@@ -392,3 +392,59 @@ TEST(ldq_le_ram_reads_ram_and_rom_only)
     memory_region_unref(root);
     rcu_barrier();
 }
+
+TEST(ldq_le_ram_cursor_follows_the_ranges_it_reads)
+{
+    static const MemoryRegionOps ops = { .read = ram_only_mmio_read, .valid = { 1, 8, true } };
+    MemoryRegion *root = memory_region_new_container("root", 0x100000);
+    AddressSpace *as = address_space_new("test", root);
+    MemoryRegion *a = memory_region_new_ram("a", 0x1000);
+    /* `b` is 0x804 bytes: an entry at 0x1800 would run past it. */
+    MemoryRegion *b = memory_region_new_ram("b", 0x804);
+    MemoryRegion *regs = memory_region_new_io("regs", 0x100, &ops, NULL);
+    REQUIRE(a && b && regs);
+    memory_region_add_subregion(root, 0, a);
+    memory_region_add_subregion(root, 0x1000, b);
+    memory_region_add_subregion(root, 0x3000, regs);
+    for (unsigned i = 0; i < 0x1000; i++)
+        a->host[i] = (uint8_t)i;
+    for (unsigned i = 0; i < 0x804; i++)
+        b->host[i] = (uint8_t)(0x80 + i);
+    unsigned mmio_calls = ram_only_mmio_calls;
+    rcu_read_lock();
+    const FlatView *fv = address_space_get_flatview(as);
+    FlatViewRAMCursor c = { 0 };
+    uint64_t v = 0;
+    CHECK(flatview_ldq_le_ram_cursor(fv, &c, 0x10, &v));
+    CHECK_EQ(v, 0x1716151413121110ull);
+    CHECK_EQ(c.addr, 0);
+    CHECK(flatview_ldq_le_ram_cursor(fv, &c, 0xff8, &v));          /* a's last entry */
+    CHECK_EQ(v, 0xfffefdfcfbfaf9f8ull);
+    CHECK(flatview_ldq_le_ram_cursor(fv, &c, 0x1000, &v));         /* on to b */
+    CHECK_EQ(v, 0x8786858483828180ull);
+    CHECK_EQ(c.addr, 0x1000);
+    CHECK(flatview_ldq_le_ram_cursor(fv, &c, 0x17f8, &v));
+    CHECK(flatview_ldq_le_ram_cursor(fv, &c, 0x8, &v));            /* and back to a */
+    CHECK_EQ(v, 0x0f0e0d0c0b0a0908ull);
+    /* What flatview_ldq_le_ram refuses, the cursor refuses too, from any state. */
+    static const hwaddr bad[] = { 0x14, 0x1800, 0x3000, 0x5000, 0xffc };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        static const hwaddr from[] = { 0, 0x10, 0x1000 };      /* 0: a fresh cursor */
+        for (unsigned k = 0; k < 3; k++) {
+            FlatViewRAMCursor c2 = { 0 };
+            if (from[k])
+                CHECK(flatview_ldq_le_ram_cursor(fv, &c2, from[k], &v));
+            v = 0x1234;
+            CHECK(!flatview_ldq_le_ram_cursor(fv, &c2, bad[i], &v));
+            CHECK_EQ(v, 0x1234);
+        }
+    }
+    rcu_read_unlock();
+    CHECK_EQ(ram_only_mmio_calls, mmio_calls);
+    address_space_free(as);
+    memory_region_unref(regs);
+    memory_region_unref(b);
+    memory_region_unref(a);
+    memory_region_unref(root);
+    rcu_barrier();
+}
