@@ -64,6 +64,13 @@ explain_failure() {
     echo "exit status $status; last serial line: $(tail -n 1 "$s" 2>/dev/null | tr -d '\r')"
 }
 
+# uptimes NAME: the guest's uptime when /init started and when its checks were done.
+uptimes() {
+    local s=$work/$1.serial
+    echo "init at $(grep -a -m1 '^MINIVMM-BOOT' "$s" | tr -d '\r' | sed 's/.*uptime=//')s," \
+        "checks done at $(grep -a -m1 '^MINIVMM-DONE' "$s" | tr -d '\r' | sed 's/.*uptime=//')s of uptime"
+}
+
 show_tail() {
     echo "  --- last serial lines of $1:"; tail -n 15 "$work/$1.serial" 2>/dev/null | sed 's/^/  | /'
     echo "  --- stderr:"; tail -n 15 "$work/$1.err" | sed 's/^/  | /'
@@ -155,7 +162,7 @@ vmm_args=() nsexec=()
 kill "$poller_pid" 2>/dev/null
 wait "$poller_pid" 2>/dev/null
 { kill "$vfu_pid"; wait "$vfu_pid"; } 2>/dev/null
-echo "  boot took ${elapsed}s"
+echo "  boot took ${elapsed}s ($(uptimes main))"
 result() { grep -a "^MINIVMM-CHECK $1 " "$work/${2:-main}.serial" | tr -d '\r' | tail -n 1; }
 # report_checks BOOT PREFIX CHECK...: one test per guest check, from its result line.
 report_checks() {
@@ -163,7 +170,7 @@ report_checks() {
     for check; do
         line=$(result "$check" "$boot")
         case "$line" in
-            "MINIVMM-CHECK $check PASS"*) ok "$prefix$check (${line#MINIVMM-CHECK $check PASS })" ;;
+            "MINIVMM-CHECK $check PASS"*) ok "$prefix$check (${line#"MINIVMM-CHECK $check PASS "})" ;;
             "") not_ok "$prefix$check: no result line" ;;
             *) not_ok "$prefix$check: $line" ;;
         esac
@@ -229,7 +236,7 @@ boot bzimage "$bzimage" 900 "minivmm.check=cpus,cmdline,ext4,net minivmm.cpus=2 
 vmm_args=() nsexec=()
 kill "$http_pid" 2>/dev/null
 wait "$http_pid" 2>/dev/null
-echo "  bzImage boot took ${elapsed}s"
+echo "  bzImage boot took ${elapsed}s ($(uptimes bzimage))"
 if grep -aq "^MINIVMM-CHECK cmdline PASS.*bz$token" "$work/bzimage.serial" &&
    grep -aq '^MINIVMM-CHECK cpus PASS' "$work/bzimage.serial"; then
     ok "bzimage-boot-checks (--irqchip kernel)"
