@@ -1,7 +1,8 @@
 # The test Linux image (guest-images/build.sh caches it outside the clone) and the
 # main job: `make run` boots it to an interactive shell on the serial console, with
-# an entropy device and user-mode networking (in the guest: ip link set eth0 up;
-# ip addr add 10.0.2.15/24 dev eth0; the host is 10.0.2.2).
+# an entropy device, user-mode networking (the guest's /init brings eth0 up with
+# DHCP; the host is 10.0.2.2) and an ext4 disk kept in the same cache
+# (guest-images/run-disk.sh), which /init mounts on /mnt.
 
 GUEST_IMAGE_DIR := $(BUILD)/image
 GUEST_VMLINUX   := $(GUEST_IMAGE_DIR)/vmlinux
@@ -13,7 +14,9 @@ guest-images:
 	@guest-images/progress.sh $(GUEST_IMAGE_DIR)
 
 run: $(BUILD)/minivmm guest-images
+	disk=$$(guest-images/run-disk.sh) && \
 	$(BUILD)/minivmm --kernel $(GUEST_VMLINUX) --initramfs $(GUEST_INITRAMFS) \
-		--cpus boot=2 --memory size=256M --rng --net user --cmdline "$(GUEST_CMDLINE)"
+		--cpus boot=2 --memory size=256M --rng --net user --disk "path=$$disk" \
+		--cmdline "$(GUEST_CMDLINE)"
 
 TEST_DEPS += guest-images

@@ -4,9 +4,10 @@
 # dpkg-dev, debhelper and lintian: tests/package.sh builds and checks the .deb.
 set -eu
 # clang: the libFuzzer targets (make fuzz); pci.ids: device names for --dump-pci;
-# libslirp-dev: --net user (user-mode networking, as QEMU).
+# libslirp-dev: --net user (user-mode networking, as QEMU); e2fsprogs: the ext4
+# images of make run and the Linux disk tests (mkfs.ext4 -d, e2fsck, debugfs).
 pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libjson-glib-dev libpci-dev
-      binutils valgrind qemu-system-x86 clang pci.ids libslirp-dev
+      binutils valgrind qemu-system-x86 clang pci.ids libslirp-dev e2fsprogs
       dpkg-dev debhelper lintian"
 if [ -f guest-images/deps.txt ]; then
     pkgs="$pkgs $(grep -v '^#' guest-images/deps.txt)"

@@ -250,6 +250,28 @@ check_vfio() {
     fi
 }
 
+# make run's disk (guest-images/run-disk.sh) in a private cache: a 64 MiB ext4
+# image, e2fsck-clean, with its README.txt; made once and then reused; and
+# minivmm takes it as a --disk.
+check_run_disk() {
+    local script img id fsck
+    script=$(dirname "$0")/../../guest-images/run-disk.sh
+    img=$(MINIVMM_CACHE=$work/cache "$script" 2>"$work/err")
+    [ "$img" = "$work/cache/run-disk.ext4" ] && [ "$(stat -c %s "$img" 2>/dev/null)" = 67108864 ] ||
+        { not_ok run_disk_image "printed '$img', want a 64 MiB $work/cache/run-disk.ext4 ($(head -c 300 "$work/err"))"; return; }
+    fsck=$(PATH=$PATH:/usr/sbin:/sbin e2fsck -fn "$img" 2>&1) ||
+        { not_ok run_disk_image "e2fsck -fn: $(tail -n 3 <<<"$fsck" | tr '\n' '|')"; return; }
+    PATH=$PATH:/usr/sbin:/sbin debugfs -R 'cat /README.txt' "$img" 2>/dev/null | grep -q 'the disk of `make run`' ||
+        { not_ok run_disk_image "no README.txt about make run in the image"; return; }
+    ok run_disk_image
+    id=$(stat -c %i.%Y "$img")
+    [ "$(MINIVMM_CACHE=$work/cache "$script")" = "$img" ] && [ "$(stat -c %i.%Y "$img")" = "$id" ] &&
+        ok run_disk_reused || not_ok run_disk_reused "a second run made the image again"
+    run --dump-pci --disk "path=$img"
+    [ "$status" = 0 ] && grep -q 'block device \[1af4:1042\]' "$work/out" &&
+        ok run_disk_accepted || not_ok run_disk_accepted "status $status: $(head -c 300 "$work/err")"
+}
+
 if [ ! -x "$minivmm" ]; then
     echo "not ok build: $minivmm missing"
     echo "0 passed, 1 failed"
@@ -264,4 +286,5 @@ check_dump_mtree
 check_dump_pci
 check_without_kvm
 check_vfio
+check_run_disk
 summary

@@ -16,9 +16,11 @@ passed=0 failed=0 skipped=0
 vmm_args=() nsexec=()
 ok()      { echo "ok $1"; passed=$((passed + 1)); }
 not_ok()  { echo "not ok $1"; failed=$((failed + 1)); }
+# shellcheck source=disk-lib.sh
+. "$(dirname "$0")/disk-lib.sh"
 
-# The number of checks below, reported as skipped when they cannot run.
-nr_checks=21
+# The number of checks below (tap included), reported as skipped when they cannot run.
+nr_checks=30
 # The sanitizer pass (make test-sanitize) sets this: the boots test the guest
 # side far more than minivmm's code, and `make test` has just run them.
 if [ -n "${MINIVMM_SKIP_LINUX:-}" ]; then
@@ -33,6 +35,7 @@ if [ ! -r "$vmlinux" ] || [ ! -r "$bzimage" ] || [ ! -r "$initramfs" ]; then
     echo "not ok guest-image: $vmlinux, $bzimage or $initramfs missing (make guest-images)"
     echo "0 passed, 1 failed"; exit 1
 fi
+need_e2fsprogs
 
 # boot NAME KERNEL TIMEOUT CMDLINE-EXTRA...: boots once; leaves serial output in
 # $work/NAME.serial, stderr in $work/NAME.err, the exit status in $status and the
@@ -61,20 +64,36 @@ explain_failure() {
     echo "exit status $status; last serial line: $(tail -n 1 "$s" 2>/dev/null | tr -d '\r')"
 }
 
+# uptimes NAME: the guest's uptime when /init started and when its checks were done.
+uptimes() {
+    local s=$work/$1.serial
+    echo "init at $(grep -a -m1 '^MINIVMM-BOOT' "$s" | tr -d '\r' | sed 's/.*uptime=//')s," \
+        "checks done at $(grep -a -m1 '^MINIVMM-DONE' "$s" | tr -d '\r' | sed 's/.*uptime=//')s of uptime"
+}
+
 show_tail() {
     echo "  --- last serial lines of $1:"; tail -n 15 "$work/$1.serial" 2>/dev/null | sed 's/^/  | /'
     echo "  --- stderr:"; tail -n 15 "$work/$1.err" | sed 's/^/  | /'
 }
 
 token=tok$$x$RANDOM
-# The main boot also carries a virtio-blk disk with a marker the guest reads
-# from /dev/vda, a virtio-rng it reads /dev/hwrng from, a virtio-console whose
-# hvc0 line must land in the --console file, QEMU's pci-testdev (enumerated
-# only), the vfio-user test server's device (registers accessed from the
-# guest), and the VT-d unit in caching mode with interrupt remapping (so the
-# split irqchip): DMA and interrupts of every device go through it.
+# The main boot also carries two virtio-blk disks: an ext4 image holding a
+# file of the host's, which the guest checks, adding one of its own that the
+# host checks after the boot (the bzImage boot does the same on a fresh image,
+# without the IOMMU), and a read-only raw image that starts with a marker and
+# must stay unchanged; a virtio-rng it reads /dev/hwrng from, a
+# virtio-console whose hvc0 line must land in the --console file, QEMU's
+# pci-testdev (enumerated only), the vfio-user test server's device
+# (registers accessed from the guest), and the VT-d unit in caching mode with
+# interrupt remapping (so the split irqchip): DMA and interrupts of every
+# device go through it.
+mkdir -p "$work/ext4"
+head -c 307200 /dev/urandom >"$work/ext4/hostfile"
+ext4hash=$(sha256sum "$work/ext4/hostfile" | cut -d' ' -f1)
+make_ext4_image "$work/main.ext4" "$work/ext4"
+make_ext4_image "$work/bzimage.ext4" "$work/ext4"
 blkmagic=MINIVMM-DISK-$RANDOM$RANDOM
-{ printf '%s' "$blkmagic"; head -c 1048576 /dev/zero; } >"$work/disk.img"
+ro_sha=$(make_raw_image "$work/ro.img" "$blkmagic")
 # --net user: the guest fetches netfile from an HTTP server on the host's
 # 127.0.0.1 (as 10.0.2.2) and checks its hash; hostfwd: a poller here fetches
 # the guest's token through the forwarded port and then offers hostfwd-ok,
@@ -133,29 +152,38 @@ fi
 "$vfu_server" --socket "$vfu_sock" --log "$vfu_log" 2>"$work/vfu.stderr" &
 vfu_pid=$!
 for _ in $(seq 50); do [ -S "$vfu_sock" ] && break; sleep 0.1; done
-vmm_args=(--disk "path=$work/disk.img,id=testdisk" --rng --iommu caching-mode=on --test-device pci
+vmm_args=(--disk "path=$work/main.ext4,id=ext4" --disk "path=$work/ro.img,readonly=on,id=ro" --rng --iommu caching-mode=on --test-device pci
           --user-device "socket=$vfu_sock" --console "file=$work/hvc0.out"
           --net "user,hostfwd=tcp:$fwdport-:8080" "${tap_args[@]}")
-boot main "$vmlinux" 600 "intel_iommu=on minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,blk,iommu,vfio,console,net$tap_check minivmm.netport=$netport minivmm.nethash=$nethash minivmm.hostfwd=1 minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic"
+boot main "$vmlinux" 600 "intel_iommu=on minivmm.check=cpus,memory,cmdline,acpi,rtc,pci,rng,ext4,rodisk,iommu,vfio,console,net$tap_check minivmm.netport=$netport minivmm.nethash=$nethash minivmm.hostfwd=1 minivmm.cpus=2 minivmm.mem=256 minivmm.token=$token minivmm.time=$(date +%s) minivmm.blkmagic=$blkmagic minivmm.ext4hash=$ext4hash"
+# The HTTP server stays up, in the namespace if any, for the bzImage boot.
+main_nsexec=("${nsexec[@]}")
 vmm_args=() nsexec=()
-kill "$http_pid" "$poller_pid" 2>/dev/null
-wait "$http_pid" "$poller_pid" 2>/dev/null
+kill "$poller_pid" 2>/dev/null
+wait "$poller_pid" 2>/dev/null
 { kill "$vfu_pid"; wait "$vfu_pid"; } 2>/dev/null
-echo "  boot took ${elapsed}s"
-result() { grep -a "^MINIVMM-CHECK $1 " "$work/main.serial" | tr -d '\r' | tail -n 1; }
+echo "  boot took ${elapsed}s ($(uptimes main))"
+result() { grep -a "^MINIVMM-CHECK $1 " "$work/${2:-main}.serial" | tr -d '\r' | tail -n 1; }
+# report_checks BOOT PREFIX CHECK...: one test per guest check, from its result line.
+report_checks() {
+    local boot=$1 prefix=$2 check line; shift 2
+    for check; do
+        line=$(result "$check" "$boot")
+        case "$line" in
+            "MINIVMM-CHECK $check PASS"*) ok "$prefix$check (${line#"MINIVMM-CHECK $check PASS "})" ;;
+            "") not_ok "$prefix$check: no result line" ;;
+            *) not_ok "$prefix$check: $line" ;;
+        esac
+    done
+}
 if grep -aq '^MINIVMM-BOOT' "$work/main.serial"; then
     ok "boot-to-init ($(grep -a -m1 '^MINIVMM-BOOT' "$work/main.serial" | tr -d '\r'))"
 else
     not_ok "boot-to-init: $(explain_failure main)"; show_tail main
 fi
-for check in cpus memory cmdline acpi rtc pci rng blk iommu vfio console net ${tap_check:+tap}; do
-    line=$(result $check)
-    case "$line" in
-        "MINIVMM-CHECK $check PASS"*) ok "$check (${line#MINIVMM-CHECK $check PASS })" ;;
-        "") not_ok "$check: no result line" ;;
-        *) not_ok "$check: $line" ;;
-    esac
-done
+report_checks main "" cpus memory cmdline acpi rtc pci rng ext4 rodisk iommu vfio console net ${tap_check:+tap}
+check_ext4_image ext4 "$work/main.ext4" "$token"
+check_image_unchanged rodisk-unchanged "$work/ro.img" "$ro_sha"
 # The guest's register accesses (guest-images/init, VFIO_OPS past the data
 # page) must reach the server exactly so: same widths, same order, nothing else.
 vfu_want=$(cat tests/vfio_user_server/widths.log)
@@ -199,15 +227,24 @@ fi
 # The same kernel through the bzImage boot protocol (zero page, e820, 64-bit entry)
 # instead of the PVH note; its payload is uncompressed (guest-images/kernel.config).
 # This boot runs KVM's in-kernel irqchip (the default without --iommu); the main
-# boot ran the split one, so each gets a Linux boot.
-boot bzimage "$bzimage" 900 "minivmm.check=cpus,cmdline minivmm.cpus=2 minivmm.token=bz$token"
-echo "  bzImage boot took ${elapsed}s"
+# boot ran the split one, so each gets a Linux boot. Without the IOMMU, the
+# same disk and network traffic as in the main boot: a fresh ext4 image and
+# the HTTP fetch over --net user.
+nsexec=("${main_nsexec[@]}")
+vmm_args=(--disk "path=$work/bzimage.ext4,id=ext4" --net user)
+boot bzimage "$bzimage" 900 "minivmm.check=cpus,cmdline,ext4,net minivmm.cpus=2 minivmm.token=bz$token minivmm.ext4hash=$ext4hash minivmm.netport=$netport minivmm.nethash=$nethash"
+vmm_args=() nsexec=()
+kill "$http_pid" 2>/dev/null
+wait "$http_pid" 2>/dev/null
+echo "  bzImage boot took ${elapsed}s ($(uptimes bzimage))"
 if grep -aq "^MINIVMM-CHECK cmdline PASS.*bz$token" "$work/bzimage.serial" &&
    grep -aq '^MINIVMM-CHECK cpus PASS' "$work/bzimage.serial"; then
     ok "bzimage-boot-checks (--irqchip kernel)"
 else
     not_ok "bzimage-boot-checks: $(explain_failure bzimage)"; show_tail bzimage
 fi
+report_checks bzimage bzimage- ext4 net
+check_ext4_image bzimage-ext4 "$work/bzimage.ext4" "bz$token"
 if [ "$status" -eq 0 ] && grep -aq '^MINIVMM-DONE' "$work/bzimage.serial"; then
     ok "bzimage-poweroff-status-0"
 else
