@@ -19,6 +19,7 @@
 
 typedef struct Racer {
     struct vtd_test *t;
+    MemoryRegion *mr;               /* made before the racers start (see vtd_dma_region) */
     unsigned done;                  /* remaps whose invalidation completed (main) */
     bool stop;
     unsigned long translations[RACERS];
@@ -34,7 +35,7 @@ static void *racer(void *opaque)
 {
     RacerArg *a = opaque;
     Racer *r = a->r;
-    MemoryRegion *mr = vtd_dma_region(r->t->s, DEV);
+    MemoryRegion *mr = r->mr;
     for (unsigned long i = 0; !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE); i++) {
         unsigned done = __atomic_load_n(&r->done, __ATOMIC_ACQUIRE);
         bool x = i & 1;
@@ -102,7 +103,7 @@ TEST(vtd_concurrent_translate_sees_every_invalidation)
     }
     set_context(&t, DEV, tops[0], 4, DID, 0);
     gcmd(&t, G_TE, true);
-    Racer r = { .t = &t };
+    Racer r = { .t = &t, .mr = vtd_dma_region(t.s, DEV) };
     RacerArg args[RACERS];
     pthread_t th[RACERS];
     for (unsigned i = 0; i < RACERS; i++) {
