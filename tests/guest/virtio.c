@@ -2,9 +2,12 @@
  * finds 1af4:1044 through 0xCF8, places BAR 4 at 0xc0000000, walks the vendor
  * capabilities, negotiates VERSION_1 (+ ACCESS_PLATFORM when offered), sets up
  * queue 0 as a split ring and reads entropy from the source the runner made
- * ("minivmm-rng-src:..."). Then it is hostile: a descriptor loop must leave the
- * device in NEEDS_RESET with the config bit in the ISR, and after a reset the
- * next request is served again.
+ * ("minivmm-rng-src:..."). Then it is hostile, one malformed request at a time
+ * (a descriptor loop, a chain running off the table, indirect inside indirect,
+ * a bad indirect table, a length that wraps, buffers outside RAM and in MMIO, a
+ * read-only buffer for entropy, avail->idx jumping by more than the queue):
+ * each must leave the device in NEEDS_RESET with the config bit in the ISR, and
+ * after a reset the next request is served again.
  *
  * Then MSI-X: the queue's vector unmasked delivers an interrupt per request
  * (minivmm: an irqfd on an MSI route); masked, the request completes with the
@@ -29,6 +32,7 @@
 #define AVAIL         0x1000
 #define USED          0x2000
 #define BUF           0x3000
+#define VIRTIO_F_INDIRECT (1u << 28)
 
 static uint8_t devfn;
 static uint64_t common, notify, isr;
@@ -107,8 +111,9 @@ static bool setup(void)
         puts("virtio: VERSION_1 not offered\n");
         return false;
     }
+    mmio_write32(common + 0x00, 0);
     mmio_write32(common + 0x08, 0);
-    mmio_write32(common + 0x0c, 0);
+    mmio_write32(common + 0x0c, mmio_read32(common + 0x04) & VIRTIO_F_INDIRECT);
     mmio_write32(common + 0x08, 1);
     mmio_write32(common + 0x0c, hi & 3);     /* VERSION_1, ACCESS_PLATFORM if offered */
     mmio_write8(common + 0x14, 1 | 2 | 8);
@@ -178,19 +183,115 @@ static bool rng_request(void)
     return true;
 }
 
-static bool hostile_loop(void)
+/* One malformed request (descriptors set up by `make`, published from head
+ * 0 unless it moves avail->idx itself) must end in NEEDS_RESET + ISR bit 1. */
+typedef struct Hostile {
+    const char *what;
+    void (*make)(void);
+} Hostile;
+
+static void bad_loop(void)
 {
     desc(0, dma_base + BUF, 8, 1 | 2, 1);
     desc(1, dma_base + BUF, 8, 1 | 2, 0);
     publish(0);
+}
+
+static void bad_next_beyond_table(void)
+{
+    for (unsigned i = 0; i < QSIZE; i++)
+        desc(i, dma_base + BUF, 8, 1 | 2, (uint16_t)(i + 1));   /* the last: next = QSIZE */
+    publish(0);
+}
+
+static void bad_nested_indirect(void)
+{
+    volatile uint64_t *t = (volatile uint64_t *)gpa(BUF + 0x100);
+    t[0] = dma_base + BUF + 0x200;          /* an indirect entry inside the table */
+    t[1] = 16 | (uint64_t)4 << 32;          /* len 16, flags INDIRECT */
+    desc(0, dma_base + BUF + 0x100, 16, 4, 0);
+    publish(0);
+}
+
+static void bad_indirect_len(void)
+{
+    desc(0, dma_base + BUF + 0x100, 15, 4, 0);   /* not a whole number of entries */
+    publish(0);
+}
+
+static void bad_wrapping_len(void)
+{
+    desc(0, 0xfffffffffffff000ull, 0x2000, 2, 0);
+    publish(0);
+}
+
+static void bad_outside_ram(void)
+{
+    desc(0, 0x4000000000ull, 64, 2, 0);     /* 256 GiB: no RAM there */
+    publish(0);
+}
+
+static void bad_in_mmio(void)
+{
+    desc(0, 0xfec00000ull, 64, 2, 0);       /* the IOAPIC */
+    publish(0);
+}
+
+static void bad_direction(void)
+{
+    desc(0, dma_base + BUF, 64, 0, 0);      /* device-readable only: nowhere to put entropy */
+    publish(0);
+}
+
+static void bad_avail_jump(void)
+{
+    desc(0, dma_base + BUF, 64, 2, 0);
+    avail_idx = (uint16_t)(avail_idx + QSIZE + 1);
+    u16at(AVAIL + 2)[0] = avail_idx;
+    mmio_write16(notify + 0 * notify_mult, 0);
+}
+
+static const Hostile hostile_requests[] = {
+    { "descriptor loop", bad_loop },
+    { "next beyond the table", bad_next_beyond_table },
+    { "indirect inside indirect", bad_nested_indirect },
+    { "indirect table of 15 bytes", bad_indirect_len },
+    { "length wrapping past 2^64", bad_wrapping_len },
+    { "buffer outside RAM", bad_outside_ram },
+    { "buffer in MMIO", bad_in_mmio },
+    { "read-only entropy buffer", bad_direction },
+    { "avail->idx jumping by more than the queue", bad_avail_jump },
+};
+
+static bool hostile_one(const Hostile *h)
+{
+    h->make();
     for (uint64_t t0 = rdtsc(); rdtsc() - t0 < 2000000000ull;)
         if (mmio_read8(common + 0x14) & 0x40)
             break;
     uint8_t st = mmio_read8(common + 0x14), why = mmio_read8(isr);
     if (!(st & 0x40) || !(why & 2)) {
-        guest_printf("virtio: loop: status 0x%x isr 0x%x (want NEEDS_RESET, config)\n", st, why);
+        guest_printf("virtio: %s: status 0x%x isr 0x%x (want NEEDS_RESET, config)\n", h->what,
+                     st, why);
         return false;
     }
+    return true;
+}
+
+/* Each malformed request, then a reset and a good request. */
+static bool hostile_all(void)
+{
+    for (unsigned i = 0; i < sizeof(hostile_requests) / sizeof(hostile_requests[0]); i++) {
+        if (!hostile_one(&hostile_requests[i]))
+            return false;
+        if (!setup() || !rng_request()) {
+            guest_printf("virtio: no good request after '%s' and a reset\n",
+                         hostile_requests[i].what);
+            return false;
+        }
+    }
+    guest_printf("virtio: %u malformed requests, each NEEDS_RESET, served after reset\n",
+                 (unsigned)(sizeof(hostile_requests) / sizeof(hostile_requests[0])));
     return true;
 }
 
@@ -368,10 +469,8 @@ int guest_main(void *info, unsigned long magic)
         puts("virtio: iommu fault after unmap ok\n");
         return 0;
     }
-    if (!hostile_loop())
+    if (!hostile_all())
         return 6;
-    if (!setup() || !rng_request())
-        return 7;
     if (!msix_interrupts())
         return 8;
     puts("virtio: msix ok\n");

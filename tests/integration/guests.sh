@@ -146,13 +146,15 @@ check_hello() {
 }
 
 # ---------------------------------------------------------------- virtio
-# tests/guest/virtio.c: a request, a hostile descriptor loop (NEEDS_RESET, then
-# reset and served again); with the VT-d unit: requests through it, then the
+# tests/guest/virtio.c: a request, nine malformed requests (each NEEDS_RESET,
+# then reset and served again); with the VT-d unit: requests through it, then the
 # rings unmapped must fault instead of being written.
 check_virtio() {
     status_is 1 || return 1
     has_line "$serial" "virtio: ok" || { why="no 'virtio: ok' line"; return 1; }
     has_line "$serial" "virtio: msix ok" || { why="no 'virtio: msix ok' line (MSI-X vectors, irqfds)"; return 1; }
+    has_line "$serial" "virtio: 9 malformed requests, each NEEDS_RESET, served after reset" ||
+        { why="not every malformed request ended in NEEDS_RESET and a served request after reset"; return 1; }
     grep -q "needs reset" "$errf" || { why="no rate-limited NEEDS_RESET log line"; return 1; }
 }
 check_virtio_split() { check_virtio; }
