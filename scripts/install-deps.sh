@@ -5,9 +5,10 @@
 set -eu
 # clang: the libFuzzer targets (make fuzz); pci.ids: device names for --dump-pci;
 # libslirp-dev: --net user (user-mode networking, as QEMU); e2fsprogs: the ext4
-# images of make run and the Linux disk tests (mkfs.ext4 -d, e2fsck, debugfs).
+# images of make run and the Linux disk tests (mkfs.ext4 -d, e2fsck, debugfs);
+# strace: the blkflush guest test checks a flush is an fdatasync of the image.
 pkgs="gcc make pkg-config libglib2.0-dev liburcu-dev libseccomp-dev libjson-glib-dev libpci-dev
-      binutils valgrind qemu-system-x86 clang pci.ids libslirp-dev e2fsprogs
+      binutils valgrind qemu-system-x86 clang pci.ids libslirp-dev e2fsprogs strace
       dpkg-dev debhelper lintian"
 if [ -f guest-images/deps.txt ]; then
     pkgs="$pkgs $(grep -v '^#' guest-images/deps.txt)"

@@ -37,6 +37,7 @@ GUEST_PROGS64 += pci
 GUEST_PROGS64 += virtio vtd pcitestdev
 GUEST_PROGS64 += vfio_user
 GUEST_PROGS64 += hostile_vtd hostile_dma hostile_msix hostile_cfg hostile_reset hostile_smp
+GUEST_PROGS64 += blkflush
 GUEST_ELFS := $(GUEST_PROGS64:%=$(GUEST_OUT)/%.elf) \
 	$(GUEST_OUT)/memsize_pvh.elf $(GUEST_OUT)/memsize_mb.elf $(GUEST_OUT)/memlow_mb.elf
 

@@ -19,7 +19,7 @@ TESTS+=(rtc rtcirq pmtimer s3 pctestdev memlow)
 TESTS+=(pci)
 TESTS+=(virtio virtio_split virtio_iommu)
 TESTS+=(vfio_user vfio_user_iommu vfio_user_kill)
-TESTS+=(vtd pcitestdev)
+TESTS+=(vtd pcitestdev blkflush)
 
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -445,6 +445,48 @@ check_pcitestdev() {
     has_line "$serial" "pcitestdev: ok" || { why="no 'pcitestdev: ok' line"; return 1; }
 }
 
+# ---------------------------------------------------------------- blkflush
+# tests/guest/blkflush.c writes a marker to sector 16 of a scratch disk,
+# flushes and says so; then minivmm is killed with SIGKILL: the marker must be
+# on the image, and (under strace, where there is one) the flush must have
+# been an fdatasync of the image after its write, before the guest heard back.
+run_blkflush() {  # TEST
+    local t=$1 img=$work/$1.img token=$((RANDOM * 32768 + RANDOM + 1)) pid tracer=()
+    serial=$work/$t.serial tdlog=$work/$t.log errf=$work/$t.stderr
+    : >"$serial"; : >"$tdlog"
+    head -c 1048576 /dev/zero >"$img"
+    command -v strace >/dev/null && tracer=(strace -f -qq -e trace=pwrite64,pwritev,fdatasync -o "$work/$t.strace")
+    local t0 t1
+    t0=$(date +%s%N)
+    "${tracer[@]}" "$vmm" --kernel "$gdir/blkflush.elf" --memory size=64M --disk "path=$img" \
+        --serial "file=$serial" --cmdline "token=$token" </dev/null >"$work/$t.stdout" 2>"$errf" &
+    pid=$!
+    disown "$pid"   # no "Killed" notice from bash; it is meant to die so
+    for _ in $(seq $((tmo * 10))); do
+        grep -q "^blkflush: flushed" "$serial" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    pkill -KILL -f -- "--kernel $gdir/blkflush.elf"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    t1=$(date +%s%N)
+    secs=$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.2f", d / 1e9 }')
+    blkflush_token=$token blkflush_img=$img
+}
+check_blkflush() {
+    has_line "$serial" "blkflush: flushed $blkflush_token" ||
+        { why="the guest never said it had flushed"; return 1; }
+    local mark
+    mark=$(dd if="$blkflush_img" bs=512 skip=16 count=1 2>/dev/null | head -n 1)
+    [ "$mark" = "minivmm-flushed-$blkflush_token" ] ||
+        { why="after SIGKILL, sector 16 holds '${mark:0:40}'"; return 1; }
+    [ -s "$work/blkflush.strace" ] || return 0
+    # The write, then the fdatasync of the same descriptor.
+    awk '/pwrite(v|64)\(/ && /minivmm-flushed/ { split($2, a, "("); fd = a[2]; sub(",.*", "", fd) }
+         fd != "" && $0 ~ "fdatasync\\(" fd "\\)" { ok = 1 } END { exit !ok }' "$work/blkflush.strace" ||
+        { why="no fdatasync of the image after the marker's write (strace)"; return 1; }
+}
+
 # ---------------------------------------------------------------- run
 for t in "${TESTS[@]}"; do
     case $t in
@@ -461,6 +503,10 @@ for t in "${TESTS[@]}"; do
     smp_flood_crash)
         prereq "$t" "$gdir/smp.elf" || continue
         run_flood_crash "$t"
+        ;;
+    blkflush)
+        prereq "$t" "$gdir/blkflush.elf" || continue
+        run_blkflush "$t"
         ;;
     smp_stall_crash)
         prereq "$t" "$gdir/smp.elf" || continue
