@@ -45,17 +45,7 @@ run_guest() {
     secs=$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.2f", d / 1e9 }')
 }
 
-ok() { echo "ok $1 (${secs} s)"; passed=$((passed + 1)); }
-not_ok() {  # TEST REASON
-    echo "not ok $1: $2 (${secs:-?} s)"
-    failed=$((failed + 1))
-    local f
-    for f in "$errf" "$serial"; do
-        [ -s "$f" ] || continue
-        echo "  --- last lines of ${f##*/}:"
-        tail -n 8 "$f" | sed 's/^/  | /'
-    done
-}
+use_guest_reporting
 
 # Status check shared by all: the debug-exit value v gives (v << 1) | 1.
 status_is() {  # WANT -> sets why
@@ -69,7 +59,6 @@ status_is() {  # WANT -> sets why
     fi
     return 1
 }
-has_line() { grep -qxF -- "$2" "$1"; }
 
 # Runs check function check_T after run_guest; it sets `why` on failure.
 finish() {  # TEST

@@ -59,18 +59,7 @@ run() {  # TEST
     secs=$(awk -v d=$(($(date +%s%N) - t0)) 'BEGIN { printf "%.2f", d / 1e9 }')
 }
 
-ok() { echo "ok $1 (${secs} s)"; passed=$((passed + 1)); }
-not_ok() {
-    echo "not ok $1: $2 (${secs:-?} s)"
-    failed=$((failed + 1))
-    local f
-    for f in "$errf" "$serial"; do
-        [ -s "$f" ] || continue
-        echo "  --- last lines of ${f##*/}:"
-        tail -n 8 "$f" | sed 's/^/  | /'
-    done
-}
-has_line() { grep -qxF -- "$2" "$1"; }
+use_guest_reporting
 
 # What every test must show; sets why.
 check_common() {  # TEST

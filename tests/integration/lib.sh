@@ -24,3 +24,21 @@ skip_all_without_kvm() {
     fi
     exec 3>&-
 }
+
+# The guest-program runners (guests.sh, hostile.sh): ok/not_ok with the run's
+# time ($secs), and on failure the last lines of its stderr ($errf) and serial
+# output ($serial). Call use_guest_reporting after sourcing.
+use_guest_reporting() {
+    ok() { echo "ok $1 (${secs} s)"; passed=$((passed + 1)); }
+    not_ok() {  # TEST REASON
+        echo "not ok $1: $2 (${secs:-?} s)"
+        failed=$((failed + 1))
+        local f
+        for f in "$errf" "$serial"; do
+            [ -s "$f" ] || continue
+            echo "  --- last lines of ${f##*/}:"
+            tail -n 8 "$f" | sed 's/^/  | /'
+        done
+    }
+}
+has_line() { grep -qxF -- "$2" "$1"; }
