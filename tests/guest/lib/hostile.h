@@ -110,22 +110,9 @@ static inline bool virtio_setup(void)
     int d = pci_find(0x10441af4u);
     if (d < 0)
         return false;
-    unsigned f = (unsigned)d;
     vrng = d;
-    for (unsigned c = pci_cfg_read(f, 0x34, 1); c; c = pci_cfg_read(f, c + 1, 1)) {
-        if (pci_cfg_read(f, c, 1) != 0x09)
-            continue;
-        unsigned bar = pci_cfg_read(f, c + 4, 1);
-        pci_cfg_write(f, 0x10 + 4 * bar, (uint32_t)VBAR, 4);
-        pci_cfg_write(f, 0x14 + 4 * bar, 0, 4);
-        uint64_t at = VBAR + pci_cfg_read(f, c + 8, 4);
-        if (pci_cfg_read(f, c + 3, 1) == 1)
-            vcommon = at;
-        if (pci_cfg_read(f, c + 3, 1) == 2)
-            vnotify = at;
-    }
-    pci_cfg_write(f, 4, 0x6, 2);
-    if (!vcommon || !vnotify)
+    uint32_t mult;
+    if (!virtio_pci_caps((unsigned)d, VBAR, &vcommon, &vnotify, &mult))
         return false;
     mmio_write8(vcommon + 0x14, 0);
     mmio_write8(vcommon + 0x14, 3);

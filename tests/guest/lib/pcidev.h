@@ -4,6 +4,8 @@
 #ifndef GUEST_PCIDEV_H
 #define GUEST_PCIDEV_H
 
+#include <stdbool.h>
+
 #include "guest.h"
 
 static inline uint32_t pci_cfg_read(unsigned devfn, unsigned off, unsigned len)
@@ -52,6 +54,30 @@ static inline int pci_find(uint32_t id)
         if (pci_cfg_read(slot << 3, 0, 4) == id)
             return (int)(slot << 3);
     return -1;
+}
+
+/* A modern virtio-pci function's BARs placed at `bar_addr` (every structure's
+ * BAR there: the test devices keep them all in one), memory decode and bus
+ * mastering on; the common and notify structures' addresses and the notify
+ * multiplier. False if either structure is missing. */
+static inline bool virtio_pci_caps(unsigned devfn, uint64_t bar_addr, uint64_t *common,
+                                   uint64_t *notify, uint32_t *notify_mult)
+{
+    *common = *notify = 0;
+    for (unsigned c = pci_cfg_read(devfn, 0x34, 1); c; c = pci_cfg_read(devfn, c + 1, 1)) {
+        if (pci_cfg_read(devfn, c, 1) != 0x09)
+            continue;
+        unsigned bar = pci_cfg_read(devfn, c + 4, 1);
+        pci_cfg_write(devfn, 0x10 + 4 * bar, (uint32_t)bar_addr, 4);
+        pci_cfg_write(devfn, 0x14 + 4 * bar, (uint32_t)(bar_addr >> 32), 4);
+        uint64_t at = bar_addr + pci_cfg_read(devfn, c + 8, 4);
+        if (pci_cfg_read(devfn, c + 3, 1) == 1)
+            *common = at;
+        if (pci_cfg_read(devfn, c + 3, 1) == 2)
+            *notify = at, *notify_mult = pci_cfg_read(devfn, c + 16, 4);
+    }
+    pci_cfg_write(devfn, 4, 0x6, 2);
+    return *common && *notify;
 }
 
 #endif

@@ -28,20 +28,7 @@ static inline bool find(void)
     if (d < 0)
         return false;
     devfn = (unsigned)d;
-    for (unsigned c = pci_cfg_read(devfn, 0x34, 1); c; c = pci_cfg_read(devfn, c + 1, 1)) {
-        if (pci_cfg_read(devfn, c, 1) != 0x09)
-            continue;
-        unsigned bar = pci_cfg_read(devfn, c + 4, 1);
-        pci_cfg_write(devfn, 0x10 + 4 * bar, (uint32_t)BAR, 4);
-        pci_cfg_write(devfn, 0x14 + 4 * bar, 0, 4);
-        uint64_t at = BAR + pci_cfg_read(devfn, c + 8, 4);
-        if (pci_cfg_read(devfn, c + 3, 1) == 1)
-            common = at;
-        if (pci_cfg_read(devfn, c + 3, 1) == 2)
-            notify = at, notify_mult = pci_cfg_read(devfn, c + 16, 4);
-    }
-    pci_cfg_write(devfn, 4, 0x6, 2);
-    return common && notify;
+    return virtio_pci_caps(devfn, BAR, &common, &notify, &notify_mult);
 }
 
 static inline uint8_t status(void) { return mmio_read8(common + 0x14); }
