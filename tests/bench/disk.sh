@@ -6,8 +6,9 @@
 # The guest's /init (check "dd", guest-images/init) reads the image's first N
 # MiB with O_DIRECT 1 MiB requests, then copies them to the next N MiB (O_DIRECT
 # both ways: the guest kernel copies no data), and prints
-# "MINIVMM-BENCH dd read=R MB/s write=W MB/s" (write = copy time - read time,
-# both less a process start). Here the copy is also checked on the host.
+# "MINIVMM-BENCH dd read=R MB/s write=W MB/s" (each the best of 3 runs; write =
+# copy time - read time, both less a process start). Here the copy is also
+# checked on the host.
 # Both VMMs use the host's page cache (minivmm pread/pwrite, QEMU's default
 # cache=writeback), so the image is in memory: what is measured is the request
 # path, guest kernel and VMM. QEMU gets a PCI bus from `-M microvm,pcie=on`
@@ -18,7 +19,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 vmlinux=$build/image/vmlinux initramfs=$build/image/initramfs.cpio
 base="console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline)"
-mib=64 iommu_mib=8 # each boot (plus its dd) stays near 1-2 minutes on the emulating host
+mib=32 iommu_mib=4 # each boot (plus its dd) stays near 1-2 minutes on the emulating host
 
 echo "== virtio-blk: guest dd throughput, minivmm beside QEMU (same kernel, initramfs and raw image;"
 echo "   1 MiB O_DIRECT requests; ratio minivmm/QEMU, goal >= 1.0)"
@@ -27,8 +28,8 @@ if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ] || [ ! -r "$vmlinux" ]; then
 fi
 if [ -d /sys/module/kvm_pvm ]; then
     echo "   This host's KVM emulates guest kernel code (~1.5 us/instruction, DESIGN.md §8): the"
-    echo "   guest block layer dominates, so absolute numbers are this host's, not a disk's; single runs"
-    echo "   on a shared machine vary by tens of percent."
+    echo "   guest block layer dominates, so absolute numbers are this host's, not a disk's. Each is the"
+    echo "   best of 3 runs in one boot; boots on this shared machine still vary by tens of percent."
 fi
 head -c $((2 * (mib > iommu_mib ? mib : iommu_mib)))M /dev/urandom >"$work/template.img"
 
