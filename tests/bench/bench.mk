@@ -1,6 +1,7 @@
 # `make bench`: instructions per port-I/O and MMIO dispatch, DMA-layer access,
 # VT-d translation and trapped VFIO BAR access (callgrind), time from exec to the
-# guest's first instruction, and Linux boot times beside QEMU's.
+# guest's first instruction, Linux boot times, guest dd throughput on virtio-blk
+# (tests/bench/disk.sh) and memory overhead, each beside QEMU's.
 
 # Callgrind subjects, each tests/bench/NAME.c linked with the library.
 BENCH_PROGS := bench_dispatch bench_dma bench_vtd bench_vfio bench_virtio bench_net
@@ -22,6 +23,7 @@ $(BUILD)/bench/first.elf: tests/bench/first.S
 
 bench: $(BUILD)/minivmm $(BENCH_BINS) guest-images
 	@tests/bench/run.sh $(BUILD)
+	@tests/bench/disk.sh $(BUILD)
 	@tests/bench/overhead.sh $(BUILD)
 
 # Built with the tests, so that an API change cannot leave them broken until

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory overhead (part of `make bench`): the VMM's own resident memory after a
-# Linux boot, beside QEMU microvm's for the same guest (target <= 5 MiB, as
-# Firecracker's). usage: tests/bench/overhead.sh BUILD
+# Linux boot with a virtio-blk disk and a virtio-net device on user-mode
+# networking, beside QEMU microvm's (pcie=on, for virtio-pci) for the same guest
+# and devices (target <= 5 MiB, as Firecracker's). usage: tests/bench/overhead.sh BUILD
 #
 # Method: boot the test image to its interactive shell (no minivmm.check=, so
 # /init waits), give it 2 s to settle, then read /proc/PID/smaps. Every mapping
@@ -17,6 +18,8 @@ mem_mib=256
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+# a 64 MiB raw image per VMM (sparse: the guest only probes it)
+truncate -s 64M "$work/minivmm.img" "$work/qemu.img"
 vmlinux=$build/image/vmlinux initramfs=$build/image/initramfs.cpio
 cmdline="console=ttyS0 panic=-1 $(guest-images/host-compat-cmdline)"
 
@@ -53,6 +56,8 @@ measure() {
             "$(awk -v k="$pd" 'BEGIN { print k / 1024 }')" \
             "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
             "$(awk -v k="$guest" 'BEGIN { print k / 1024 }')"
+        grep -aq "virtio_blk.*\[vda\]" "$work/$name.serial" ||
+            echo "  $name: the guest's log shows no vda: the disk was not probed"
     else
         echo "  $name: the guest did not reach its shell"
         tail -n 5 "$work/$name.serial" "$work/$name.err" | sed "s/^/  $name| /"
@@ -64,21 +69,24 @@ measure() {
     pid=
 }
 
-echo "== memory beyond guest RAM after a Linux boot ($mem_mib MiB guest, 2 vCPUs; target <= 5 MiB private)"
+echo "== memory beyond guest RAM after a Linux boot with a disk and user networking"
+echo "   ($mem_mib MiB guest, 2 vCPUs, virtio-blk + virtio-net; target <= 5 MiB private)"
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ] || [ ! -r "$vmlinux" ]; then
     echo "  SKIP: /dev/kvm or the guest image (make guest-images) not available"; exit 0
 fi
 printf '  %-8s %14s %14s %14s\n' "" "private dirty" "rss" "guest touched"
 measure minivmm "$build/minivmm" --kernel "$vmlinux" --initramfs "$initramfs" --cpus boot=2 \
-    --memory size=${mem_mib}M --cmdline "$cmdline"
+    --memory size=${mem_mib}M --disk "path=$work/minivmm.img" --net user --cmdline "$cmdline"
 if command -v qemu-system-x86_64 >/dev/null; then
     qemu_cpu=host
     [ -d /sys/module/kvm_pvm ] && qemu_cpu=host,-cx16,+xsaveerptr,-arch-capabilities
     measure qemu qemu-system-x86_64 \
-        -M microvm,x-option-roms=off,rtc=off,pit=on,pic=on,isa-serial=on \
+        -M microvm,x-option-roms=off,rtc=off,pit=on,pic=on,isa-serial=on,pcie=on \
         -enable-kvm -cpu "$qemu_cpu" -m ${mem_mib}M -smp 2 -nodefaults -no-user-config \
         -display none -monitor none -serial stdio -no-reboot -kernel "$vmlinux" \
-        -initrd "$initramfs" -append "$cmdline"
+        -initrd "$initramfs" -append "$cmdline" \
+        -drive "file=$work/qemu.img,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0 \
+        -netdev user,id=n0 -device virtio-net-pci,netdev=n0
 else
     echo "  qemu-system-x86_64 missing (scripts/install-deps.sh installs it)"
 fi
