@@ -15,11 +15,26 @@ static bool bus_master(const PCIDevice *d)
     return pci_get_word(d->config + PCI_COMMAND) & PCI_COMMAND_MASTER;
 }
 
+/* x86 takes a write to 0xFEExxxxx as an interrupt message; an MSI address
+ * anywhere else is an ordinary memory write by the function. */
+static bool msi_is_interrupt(uint64_t address)
+{
+    return (address >> 20) == 0xfee;
+}
+
 static void send(PCIDevice *d, uint64_t address, uint32_t data)
 {
     /* An MSI is a memory write by the function: no bus mastering, no message. */
     if (!bus_master(d))
         return;
+    if (!msi_is_interrupt(address)) {
+        /* Through the function's DMA path (its IOMMU, never its own registers). */
+        if (stl_le_pci_dma(d, address, data) != MEMTX_OK)
+            log_guest_error("%s: MSI write of 0x%x to 0x%llx, which is neither an "
+                            "interrupt address nor memory the function may write",
+                            d->dev.id, data, (unsigned long long)address);
+        return;
+    }
     MSIMessage m = { .address = address, .data = data };
     vm_send_msi(d->dev.vm, &m, pci_requester_id(d));
 }
@@ -197,7 +212,7 @@ bool pci_msix_vector_target(const PCIDevice *d, unsigned v, MSIMessage *msg)
         !bus_master(d))
         return false;
     *msg = msix_message(d, v);
-    return true;
+    return msi_is_interrupt(msg->address);   /* else a memory write: pci_notify does it */
 }
 
 void pci_msi_changed(PCIDevice *d)

@@ -219,10 +219,14 @@ bool pci_msi_enabled(const PCIDevice *d);
 bool pci_msix_enabled(const PCIDevice *d);
 /* Raise vector `vector` as an edge: MSI-X or MSI when enabled (a masked vector
  * becomes pending and is sent on unmask); otherwise nothing (INTx is a level:
- * use pci_set_irq). Bus mastering off blocks MSI as on hardware. */
+ * use pci_set_irq). Bus mastering off blocks MSI as on hardware; a message
+ * whose address is not an interrupt's (0xFEExxxxx) is written to memory
+ * through the function's DMA path, as hardware does. */
 void pci_notify(PCIDevice *d, unsigned vector);
-/* Whether MSI-X vector v would be sent now (MSI-X on, function and vector
- * unmasked, bus mastering on), and then its message in *msg. Big lock held. */
+/* Whether MSI-X vector v would be sent now as an interrupt (MSI-X on, function
+ * and vector unmasked, bus mastering on, an address in 0xFEExxxxx), and then
+ * its message in *msg. Any other address makes the vector a memory write,
+ * which pci_notify carries out. Big lock held. */
 bool pci_msix_vector_target(const PCIDevice *d, unsigned v, MSIMessage *msg);
 /* INTx level of the function's pin. The interrupt status bit follows `level`;
  * the line carries it unless INTx disable is set. */

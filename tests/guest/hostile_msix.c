@@ -4,7 +4,9 @@
  *     table and a little beyond it (accesses that straddle the table's end
  *     included), with garbage addresses and data; PBA writes of every width
  *     (the PBA stays as it was: read-only)
- *  2. every vector fired with that garbage, and vectors beyond the table
+ *  2. every vector fired with that garbage, and vectors beyond the table;
+ *     a vector aimed at RAM (not 0xFEExxxxx) writes its data there, as a
+ *     memory write by the function, and raises no interrupt
  *  3. a mask/unmask storm on a pending vector: exactly one interrupt per
  *     message; the same with the function mask and with MSI-X enable
  *  4. virtio-rng (--rng): MSI-X toggled 4400 times (a KVM route and irqfd
@@ -98,6 +100,16 @@ static void garbage(void)
         notify(i);
     }
     settle();
+    volatile uint32_t *mark = (volatile uint32_t *)(RAM + 0x800);
+    *mark = 0;
+    unsigned stray = nr_stray;
+    entry(0, (uint32_t)(RAM + 0x800), 0x5a5a1234u, 0);
+    notify(0);
+    settle();
+    if (*mark != 0x5a5a1234u || nr_stray != stray)
+        guest_fail(3, "MSI-X to RAM: wrote %x (want 5a5a1234), %u interrupts", *mark,
+                   nr_stray - stray);
+    puts("hostile_msix: a vector aimed at RAM wrote its data there\n");
     guest_printf("hostile_msix: garbage sent; %u stray interrupts\n", nr_stray);
 }
 

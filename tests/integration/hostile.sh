@@ -116,6 +116,8 @@ check_hostile_dma() {
     done
 }
 check_hostile_msix() {
+    has_line "$serial" "hostile_msix: a vector aimed at RAM wrote its data there" ||
+        { why="no MSI-X memory-write line"; return 1; }
     has_line "$serial" "hostile_msix: storms: 900 interrupts for 900 messages, PBA 0" ||
         { why="no storms line"; return 1; }
     has_line "$serial" "hostile_msix: virtio MSI-X toggled 4400 times: request done, 1 interrupts" ||

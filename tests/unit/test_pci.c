@@ -274,6 +274,45 @@ TEST(pci_msix_table_masks_and_pba)
     pci_vm_destroy(&f);
 }
 
+/* A vector whose address is not 0xFEExxxxx is a memory write by the function
+ * (through its DMA path), not an interrupt; irqfd users are told it is no
+ * interrupt target. */
+TEST(pci_msix_message_outside_interrupt_window_writes_memory)
+{
+    struct fake_vm f;
+    REQUIRE(setup(&f));
+    struct vm *vm = &f.vm;
+    PCIDevice *d = pci_bus_device(pci_root_bus(vm), TDEV);
+    uint8_t cap = pci_find_capability(d, PCI_CAP_ID_MSIX);
+    REQUIRE(cap);
+    cf8_write(vm, TDEV, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+    uint64_t bar = pci_bar_address(d, 0);
+    REQUIRE(bar != PCI_BAR_UNMAPPED);
+    uint64_t e1 = bar + 0x800 + 16;
+    mmio_write64(vm, e1, 0x5000);                      /* guest RAM */
+    uint32_t data = 0xc0ffee11, ctrl = 0;
+    address_space_write(vm->as_mem, e1 + 8, &data, 4);
+    address_space_write(vm->as_mem, e1 + 12, &ctrl, 4);
+    cf8_write(vm, TDEV, cap + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE, 2);
+    MSIMessage m;
+    CHECK(!pci_msix_vector_target(d, 1, &m));
+    pci_notify(d, 1);
+    CHECK_EQ(nr_msis, 0);
+    CHECK_EQ(mmio_read32(vm, 0x5000), 0xc0ffee11);
+    /* Aimed at the function's own MSI-X table: refused, the table unchanged. */
+    mmio_write64(vm, e1, e1 + 8);
+    pci_notify(d, 1);
+    CHECK_EQ(nr_msis, 0);
+    CHECK_EQ(mmio_read32(vm, e1 + 8), 0xc0ffee11);
+    /* Back in the window: an interrupt again. */
+    mmio_write64(vm, e1, 0xfee01000);
+    CHECK(pci_msix_vector_target(d, 1, &m));
+    pci_notify(d, 1);
+    REQUIRE(nr_msis == 1);
+    CHECK_EQ(msis[0].address, 0xfee01000);
+    pci_vm_destroy(&f);
+}
+
 TEST(pci_edu_registers)
 {
     struct fake_vm f;
