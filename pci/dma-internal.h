@@ -31,6 +31,7 @@ typedef struct PCIDMAMapping PCIDMAMapping;
 struct PCIDMAState {
     PCIDevice *dev;
     MemoryRegion *root, *bus_master_mr, *target;
+    MemoryRegion *msi_mr;     /* the interrupt window 0xFEExxxxx: writes are MSIs */
     AddressSpace *as;
     uint64_t gen;             /* bumped by every invalidation, atomically */
     DMACacheEntry cache[DMA_CACHE_SIZE];

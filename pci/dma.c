@@ -9,6 +9,7 @@
 #include "pci/dma-internal.h"
 #include "pci/pci-internal.h"
 #include "util/log.h"
+#include "vmm/irq.h"
 #include "vmm/vm.h"
 
 uint16_t pci_requester_id(const PCIDevice *d)
@@ -78,6 +79,28 @@ static void topology_changed(MemoryListener *l)
     pci_dma_invalidate(s, 0, UINT64_MAX);
 }
 
+/* A device's 4-byte write into 0xFEExxxxx is an interrupt message, as on x86
+ * (with VT-d too: that window is not DMA-remapped, interrupt remapping sees it).
+ * Reads there, and other widths, fail. */
+#define MSI_WINDOW      0xfee00000ull
+#define MSI_WINDOW_SIZE 0x100000ull
+
+static MemTxResult msi_window_write(void *opaque, hwaddr addr, uint64_t data, unsigned size)
+{
+    (void)size;
+    PCIDMAState *s = opaque;
+    MSIMessage m = { .address = MSI_WINDOW + addr, .data = (uint32_t)data };
+    vm_send_msi(s->dev->dev.vm, &m, pci_requester_id(s->dev));
+    return MEMTX_OK;
+}
+
+static const MemoryRegionOps msi_window_ops = {
+    .write = msi_window_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = { .min_access_size = 4, .max_access_size = 4 },
+    .impl = { .min_access_size = 4, .max_access_size = 4 },
+};
+
 int pci_dma_init(PCIDevice *d)
 {
     struct vm *vm = d->dev.vm;
@@ -103,6 +126,11 @@ int pci_dma_init(PCIDevice *d)
     memory_region_transaction_begin();
     memory_region_set_enabled(s->bus_master_mr, false);
     memory_region_add_subregion(s->root, 0, s->bus_master_mr);
+    name = g_strdup_printf("%s msi", d->dev.id);
+    s->msi_mr = memory_region_new_io(name, MSI_WINDOW_SIZE, &msi_window_ops, s);
+    g_free(name);
+    memory_region_set_enabled(s->msi_mr, false);
+    memory_region_add_subregion_overlap(s->root, MSI_WINDOW, s->msi_mr, 1);
     name = g_strdup_printf("%s dma", d->dev.id);
     s->as = address_space_new(name, s->root);
     g_free(name);
@@ -139,6 +167,8 @@ void pci_dma_uninit(PCIDevice *d)
     if (s->root) {
         memory_region_del_subregion(s->root, s->bus_master_mr);
         memory_region_unref(s->bus_master_mr);
+        memory_region_del_subregion(s->root, s->msi_mr);
+        memory_region_unref(s->msi_mr);
         memory_region_unref(s->root);
     }
     if (s->target)
@@ -157,6 +187,7 @@ void pci_dma_set_bus_master(PCIDevice *d, bool enabled)
         return;
     memory_region_transaction_begin();
     memory_region_set_enabled(s->bus_master_mr, enabled);
+    memory_region_set_enabled(s->msi_mr, enabled);
     memory_region_transaction_commit();
     pci_dma_invalidate(s, 0, UINT64_MAX);
 }

@@ -240,6 +240,28 @@ TEST(dma_bus_master_off_fails_and_own_bar_is_refused)
     pci_vm_destroy(&f);
 }
 
+/* A device's 4-byte write into 0xFEExxxxx is an interrupt message, as on x86;
+ * reads and other widths there fail, and bus mastering off stops it. */
+TEST(dma_write_to_interrupt_window_is_an_msi)
+{
+    struct fake_vm f;
+    PCIDevice *d = setup(&f);
+    REQUIRE(d);
+    nr_msis = 0;
+    CHECK_EQ(stl_le_pci_dma(d, 0xfee01000, 0x4031), MEMTX_OK);
+    REQUIRE(nr_msis == 1);
+    CHECK_EQ(msis[0].address, 0xfee01000);
+    CHECK_EQ(msis[0].data, 0x4031);
+    uint32_t l;
+    CHECK(ldl_le_pci_dma(d, 0xfee00000, &l) != MEMTX_OK);
+    CHECK(stw_le_pci_dma(d, 0xfee00000, 0x41) != MEMTX_OK);
+    CHECK_EQ(nr_msis, 1);
+    cf8_write(&f.vm, TDEV, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+    CHECK(stl_le_pci_dma(d, 0xfee00000, 0x41) != MEMTX_OK);
+    CHECK_EQ(nr_msis, 1);
+    pci_vm_destroy(&f);
+}
+
 /* ---- behind a fake IOMMU (fake_iommu.h): iova page p maps to p + 0x100000,
  * page 0x8000 read-only ---- */
 static PCIDevice *setup_iommu(struct fake_vm *f, FakeIOMMU *io)
