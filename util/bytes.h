@@ -1,43 +1,55 @@
-/* Little-endian fields of firmware tables and boot structures (ACPI, MP), and
- * device registers kept as byte arrays, built byte by byte so the layout does
- * not depend on struct packing or the host's byte order. */
+/* Little-endian fields of firmware tables and boot structures (ACPI, MP),
+ * device registers kept as byte arrays and guest-made structures (virtqueue
+ * descriptors, request headers): read and written at byte offsets, so the
+ * layout depends on neither struct packing nor the host's byte order. */
 #ifndef MINIVMM_BYTES_H
 #define MINIVMM_BYTES_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+/* Unaligned loads and stores of the host's width, swapped on a big-endian host:
+ * one instruction each on x86 (a descriptor parse on the virtio data path is
+ * four of them). */
 static inline void put_le16(uint8_t *p, uint16_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
+    v = htole16(v);
+    memcpy(p, &v, 2);
 }
 
 static inline void put_le32(uint8_t *p, uint32_t v)
 {
-    put_le16(p, (uint16_t)v);
-    put_le16(p + 2, (uint16_t)(v >> 16));
+    v = htole32(v);
+    memcpy(p, &v, 4);
 }
 
 static inline void put_le64(uint8_t *p, uint64_t v)
 {
-    put_le32(p, (uint32_t)v);
-    put_le32(p + 4, (uint32_t)(v >> 32));
+    v = htole64(v);
+    memcpy(p, &v, 8);
 }
 
 static inline uint16_t get_le16(const uint8_t *p)
 {
-    return (uint16_t)(p[0] | p[1] << 8);
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return le16toh(v);
 }
 
 static inline uint32_t get_le32(const uint8_t *p)
 {
-    return get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return le32toh(v);
 }
 
 static inline uint64_t get_le64(const uint8_t *p)
 {
-    return get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return le64toh(v);
 }
 
 /* `size` (1 to 8) bytes at p as a little-endian value, and back. */

@@ -12,7 +12,6 @@
  * The image is locked with an open-file-description lock (F_OFD_SETLK, as
  * QEMU): shared for read-only users, exclusive for a writer, so two VMMs
  * cannot open one image read-write. */
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/bytes.h"
 #include "util/log.h"
 #include "virtio/virtio.h"
 #include "vmm/vm.h"
@@ -159,13 +159,9 @@ static int blk_request(VirtIOBlk *s, VirtQueue *vq, const VirtQueueElement *e, u
         virtio_error(vdev, "request header not readable");
         return -1;
     }
-    /* {le32 type, le32 reserved, le64 sector}: plain loads on x86. */
-    uint32_t type;
-    uint64_t sector;
-    memcpy(&type, hdr, 4);
-    memcpy(&sector, hdr + 8, 8);
-    type = le32toh(type);
-    sector = le64toh(sector);
+    /* {le32 type, le32 reserved, le64 sector} */
+    uint32_t type = get_le32(hdr);
+    uint64_t sector = get_le64(hdr + 8);
     uint64_t out_data = e->out_len - sizeof(hdr), in_data = e->in_len - 1;
     *written = 0;
     *status = VIRTIO_BLK_S_OK;
@@ -262,12 +258,6 @@ static const VirtIODeviceOps blk_ops = {
                 1ull << VIRTIO_BLK_F_WRITE_ZEROES,
     .handle_queue = blk_handle_queue,
 };
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* Opens and locks the image; errors name it (the caller exits with status 2). */
 static int blk_open(VirtIOBlk *s)

@@ -13,9 +13,9 @@
  * Descriptors and buffers are checked before use (ranges, RAM, direction
  * order, chain length, indirect nesting); anything malformed breaks the queue
  * and the transport reports NEEDS_RESET. */
-#include <endian.h>
 #include <string.h>
 
+#include "util/bytes.h"
 #include "virtio/virtio.h"
 
 #define SPLIT_DESC_SIZE 16
@@ -87,18 +87,10 @@ static int read_desc(VirtQueue *vq, dma_addr_t table, unsigned i, SplitDesc *d)
     uint8_t b[SPLIT_DESC_SIZE];
     if (pci_dma_read(vq->dma, table + (dma_addr_t)i * SPLIT_DESC_SIZE, b, sizeof(b)) != MEMTX_OK)
         return virtqueue_fail(vq, "descriptor not readable");
-    /* Little-endian fields at fixed offsets: plain loads on x86. */
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags, next;
-    memcpy(&addr, b, 8);
-    memcpy(&len, b + 8, 4);
-    memcpy(&flags, b + 12, 2);
-    memcpy(&next, b + 14, 2);
-    d->addr = le64toh(addr);
-    d->len = le32toh(len);
-    d->flags = le16toh(flags);
-    d->next = le16toh(next);
+    d->addr = get_le64(b);
+    d->len = get_le32(b + 8);
+    d->flags = get_le16(b + 12);
+    d->next = get_le16(b + 14);
     return 0;
 }
 
