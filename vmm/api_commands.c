@@ -51,29 +51,45 @@ char *api_error_reply(const char *message)
 
 /* ---- commands ---- */
 
+/* Object members; a NULL string is JSON null. */
+static void add_bool(JsonBuilder *b, const char *name, bool v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_boolean_value(b, v);
+}
+
+static void add_int(JsonBuilder *b, const char *name, uint64_t v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, (gint64)v);
+}
+
+static void add_string(JsonBuilder *b, const char *name, const char *v)
+{
+    json_builder_set_member_name(b, name);
+    if (v)
+        json_builder_add_string_value(b, v);
+    else
+        json_builder_add_null_value(b);
+}
+
 static char *cmd_info(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
     (void)ret;
     (void)args;
     struct vm *vm = ctx->vm;
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "version");
-    json_builder_add_string_value(b, MINIVMM_VERSION);
-    json_builder_set_member_name(b, "state");
-    json_builder_add_string_value(b, ctx->paused ? "paused" : "running");
-    json_builder_set_member_name(b, "vcpus");
-    json_builder_add_int_value(b, vm->nr_vcpus);
-    json_builder_set_member_name(b, "memory");
-    json_builder_add_int_value(b, (gint64)vm->ram_size);
+    add_string(b, "version", MINIVMM_VERSION);
+    add_string(b, "state", ctx->paused ? "paused" : "running");
+    add_int(b, "vcpus", vm->nr_vcpus);
+    add_int(b, "memory", vm->ram_size);
     json_builder_set_member_name(b, "devices");
     json_builder_begin_array(b);
     /* The list only grows at start-up; instances live until teardown. */
     for (Device *d = vm->devices; d; d = d->next) {
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "id");
-        json_builder_add_string_value(b, d->id);
-        json_builder_set_member_name(b, "class");
-        json_builder_add_string_value(b, d->cls->name);
+        add_string(b, "id", d->id);
+        add_string(b, "class", d->cls->name);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -113,18 +129,6 @@ static char *cmd_flatview(ApiContext *ctx, JsonObject *args, JsonBuilder *b, Jso
     return dump_to_string(ctx, memory_dump_flatviews, ret);
 }
 
-static void add_bool(JsonBuilder *b, const char *name, bool v)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_boolean_value(b, v);
-}
-
-static void add_int(JsonBuilder *b, const char *name, uint64_t v)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_int_value(b, (gint64)v);
-}
-
 static char *cmd_iommu(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode **ret)
 {
     (void)ret;
@@ -145,15 +149,6 @@ static char *cmd_iommu(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNo
     add_int(b, "fault-status", info.fault_status);
     json_builder_end_object(b);
     return NULL;
-}
-
-static void add_string(JsonBuilder *b, const char *name, const char *v)
-{
-    json_builder_set_member_name(b, name);
-    if (v)
-        json_builder_add_string_value(b, v);
-    else
-        json_builder_add_null_value(b);
 }
 
 static void add_pci_bars(JsonBuilder *b, const PCIFunctionDesc *o)
@@ -296,8 +291,7 @@ static char *cmd_xp(ApiContext *ctx, JsonObject *args, JsonBuilder *b, JsonNode 
     json_builder_begin_object(b);
     add_int(b, "address", addr);
     add_int(b, "size", size);
-    json_builder_set_member_name(b, "data");
-    json_builder_add_string_value(b, hex);
+    add_string(b, "data", hex);
     json_builder_end_object(b);
     g_free(hex);
     return NULL;
