@@ -75,7 +75,7 @@ static int k_region_info(VFIOBackend *b, unsigned index, VFIORegionInfo *out)
         }
         /* vfio-user's reply has this layout; check it the same way. */
         uint32_t filled = ri->argsz < sizeof(*ri) ? (uint32_t)sizeof(*ri) : ri->argsz;
-        vfu_put32(buf, filled);
+        put_le32(buf, filled);
         uint64_t offset;
         int r = vfu_parse_region_info(buf, room, index,
                                       (ri->flags & VFIO_REGION_INFO_FLAG_MMAP) ? 1 : 0, out,

@@ -16,9 +16,9 @@ int vfu_parse_header(const void *buf, size_t len, VFUHeader *h)
         return -EPROTO;
     h->id = get16(p);
     h->cmd = get16(p + 2);
-    h->size = vfu_get32(p + 4);
-    h->flags = vfu_get32(p + 8);
-    h->error = vfu_get32(p + 12);
+    h->size = get_le32(p + 4);
+    h->flags = get_le32(p + 8);
+    h->error = get_le32(p + 12);
     if (h->size < VFU_HDR_SIZE || h->size > VFU_MAX_MSG)
         return -EPROTO;
     return 0;
@@ -29,9 +29,9 @@ void vfu_put_header(void *buf, const VFUHeader *h)
     uint8_t *p = buf;
     put16(p, h->id);
     put16(p + 2, h->cmd);
-    vfu_put32(p + 4, h->size);
-    vfu_put32(p + 8, h->flags);
-    vfu_put32(p + 12, h->error);
+    put_le32(p + 4, h->size);
+    put_le32(p + 8, h->flags);
+    put_le32(p + 12, h->error);
 }
 
 /* ---- replies ---------------------------------------------------------------------- */
@@ -55,7 +55,7 @@ static int check_argsz(const uint8_t *p, size_t len, size_t fixed)
 {
     if (len < fixed)
         return -EPROTO;
-    uint32_t argsz = vfu_get32(p);
+    uint32_t argsz = get_le32(p);
     if (argsz < fixed || argsz > len)
         return -EPROTO;
     return 0;
@@ -66,8 +66,8 @@ int vfu_parse_device_info(const uint8_t *p, size_t len, unsigned *nr_regions,
 {
     if (check_argsz(p, len, 16))
         return -EPROTO;
-    *nr_regions = vfu_get32(p + 8);
-    *nr_irqs = vfu_get32(p + 12);
+    *nr_regions = get_le32(p + 8);
+    *nr_irqs = get_le32(p + 12);
     if (*nr_regions <= VFIO_PCI_CONFIG_REGION_INDEX || *nr_regions > VFIO_MAX_REGIONS ||
         *nr_irqs > VFIO_PCI_NUM_IRQS + 8)
         return -EPROTO;
@@ -79,11 +79,11 @@ static int parse_sparse(const uint8_t *cap, size_t avail, const VFIORegionInfo *
 {
     if (avail < 16)
         return -EPROTO;
-    uint32_t n = vfu_get32(cap + 8);
+    uint32_t n = get_le32(cap + 8);
     if (n > VFIO_MAX_AREAS || 16 + 16ull * n > avail)
         return -EPROTO;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t off = vfu_get64(cap + 16 + 16 * i), size = vfu_get64(cap + 24 + 16 * i);
+        uint64_t off = get_le64(cap + 16 + 16 * i), size = get_le64(cap + 24 + 16 * i);
         if ((off | size) & (PAGE - 1) || !size || off > r->size || size > r->size - off)
             return -EPROTO;
         out->areas[i] = (VFIOArea){ off, size };
@@ -97,14 +97,14 @@ int vfu_parse_region_info(const uint8_t *p, size_t len, unsigned index, unsigned
 {
     if (check_argsz(p, len, 32))
         return -EPROTO;
-    len = vfu_get32(p);     /* what the server filled */
+    len = get_le32(p);     /* what the server filled */
     memset(out, 0, sizeof(*out));
-    out->flags = vfu_get32(p + 4);
-    if (vfu_get32(p + 8) != index)
+    out->flags = get_le32(p + 4);
+    if (get_le32(p + 8) != index)
         return -EPROTO;
-    uint32_t cap_off = vfu_get32(p + 12);
-    out->size = vfu_get64(p + 16);
-    *fd_offset = vfu_get64(p + 24);
+    uint32_t cap_off = get_le32(p + 12);
+    out->size = get_le64(p + 16);
+    *fd_offset = get_le64(p + 24);
     if (out->size > (1ull << 40))
         return -EPROTO;
     bool mmap = out->flags & VFIO_REGION_INFO_FLAG_MMAP;
@@ -121,7 +121,7 @@ int vfu_parse_region_info(const uint8_t *p, size_t len, unsigned index, unsigned
         if (n >= 16 || cap_off < 32 || cap_off > len - 8 || (cap_off & 3))
             return -EPROTO;
         const uint8_t *cap = p + cap_off;
-        uint32_t next = vfu_get32(cap + 4);
+        uint32_t next = get_le32(cap + 4);
         if (next && next <= cap_off)
             return -EPROTO;
         size_t avail = (next ? next : len) - cap_off;
@@ -150,10 +150,10 @@ int vfu_parse_irq_info(const uint8_t *p, size_t len, unsigned index, uint32_t *c
 {
     if (check_argsz(p, len, 16))
         return -EPROTO;
-    *flags = vfu_get32(p + 4);
-    if (vfu_get32(p + 8) != index)
+    *flags = get_le32(p + 4);
+    if (get_le32(p + 8) != index)
         return -EPROTO;
-    *count = vfu_get32(p + 12);
+    *count = get_le32(p + 12);
     if (*count > VFIO_MAX_IRQ_VECTORS)
         return -EPROTO;
     return 0;
@@ -162,8 +162,8 @@ int vfu_parse_irq_info(const uint8_t *p, size_t len, unsigned index, uint32_t *c
 int vfu_parse_region_reply(const uint8_t *p, size_t len, unsigned region, uint64_t offset,
                            uint32_t count, int is_read, const uint8_t **data)
 {
-    if (len < 16 || vfu_get64(p) != offset || vfu_get32(p + 8) != region ||
-        vfu_get32(p + 12) != count)
+    if (len < 16 || get_le64(p) != offset || get_le32(p + 8) != region ||
+        get_le32(p + 12) != count)
         return -EPROTO;
     if (is_read && len != 16 + (size_t)count)
         return -EPROTO;
@@ -176,9 +176,9 @@ int vfu_parse_region_access(const uint8_t *p, size_t len, int is_write, VFURegio
 {
     if (len < 16)
         return -EPROTO;
-    a->offset = vfu_get64(p);
-    a->region = vfu_get32(p + 8);
-    a->count = vfu_get32(p + 12);
+    a->offset = get_le64(p);
+    a->region = get_le32(p + 8);
+    a->count = get_le32(p + 12);
     a->data = p + 16;
     if (!a->count || a->count > VFU_MAX_DATA || a->offset > UINT64_MAX - a->count)
         return -EINVAL;
@@ -191,10 +191,10 @@ int vfu_parse_dma_map(const uint8_t *p, size_t len, VFUDMAMap *m)
 {
     if (check_argsz(p, len, 32) || len != 32)
         return -EPROTO;
-    m->flags = vfu_get32(p + 4);
-    m->offset = vfu_get64(p + 8);
-    m->addr = vfu_get64(p + 16);
-    m->size = vfu_get64(p + 24);
+    m->flags = get_le32(p + 4);
+    m->offset = get_le64(p + 8);
+    m->addr = get_le64(p + 16);
+    m->size = get_le64(p + 24);
     if (!m->size || m->addr > UINT64_MAX - m->size || m->offset > UINT64_MAX - m->size ||
         ((m->addr | m->size | m->offset) & (PAGE - 1)))
         return -EINVAL;
@@ -205,8 +205,8 @@ int vfu_parse_dma_unmap(const uint8_t *p, size_t len, uint64_t *addr, uint64_t *
 {
     if (check_argsz(p, len, 24))
         return -EPROTO;
-    *addr = vfu_get64(p + 8);
-    *size = vfu_get64(p + 16);
+    *addr = get_le64(p + 8);
+    *size = get_le64(p + 16);
     if (!*size || *addr > UINT64_MAX - *size)
         return -EINVAL;
     return 0;
@@ -216,10 +216,10 @@ int vfu_parse_irq_set(const uint8_t *p, size_t len, unsigned nr_fds, VFUIrqSet *
 {
     if (check_argsz(p, len, 20))
         return -EPROTO;
-    s->flags = vfu_get32(p + 4);
-    s->index = vfu_get32(p + 8);
-    s->start = vfu_get32(p + 12);
-    s->count = vfu_get32(p + 16);
+    s->flags = get_le32(p + 4);
+    s->index = get_le32(p + 8);
+    s->start = get_le32(p + 12);
+    s->count = get_le32(p + 16);
     if (s->start > VFIO_MAX_IRQ_VECTORS || s->count > VFIO_MAX_IRQ_VECTORS - s->start)
         return -EINVAL;
     bool eventfds = s->flags & VFIO_IRQ_SET_DATA_EVENTFD;
@@ -231,9 +231,9 @@ int vfu_parse_irq_set(const uint8_t *p, size_t len, unsigned nr_fds, VFUIrqSet *
 int vfu_parse_index_request(const uint8_t *p, size_t len, size_t min, unsigned *index)
 {
     /* A request's argsz is the room the client has for the reply. */
-    if (len < min || vfu_get32(p) < min)
+    if (len < min || get_le32(p) < min)
         return -EPROTO;
-    *index = vfu_get32(p + 8);
+    *index = get_le32(p + 8);
     return 0;
 }
 
@@ -252,9 +252,9 @@ size_t vfu_build_version(uint8_t *p, size_t cap)
 size_t vfu_build_region_access(uint8_t *p, unsigned region, uint64_t offset, uint32_t count,
                                const void *data)
 {
-    vfu_put64(p, offset);
-    vfu_put32(p + 8, region);
-    vfu_put32(p + 12, count);
+    put_le64(p, offset);
+    put_le32(p + 8, region);
+    put_le32(p + 12, count);
     if (data)
         memcpy(p + 16, data, count);
     return 16 + (data ? count : 0);
@@ -262,37 +262,37 @@ size_t vfu_build_region_access(uint8_t *p, unsigned region, uint64_t offset, uin
 
 size_t vfu_build_dma_map(uint8_t *p, const VFUDMAMap *m)
 {
-    vfu_put32(p, 32);
-    vfu_put32(p + 4, m->flags);
-    vfu_put64(p + 8, m->offset);
-    vfu_put64(p + 16, m->addr);
-    vfu_put64(p + 24, m->size);
+    put_le32(p, 32);
+    put_le32(p + 4, m->flags);
+    put_le64(p + 8, m->offset);
+    put_le64(p + 16, m->addr);
+    put_le64(p + 24, m->size);
     return 32;
 }
 
 size_t vfu_build_dma_unmap(uint8_t *p, uint64_t addr, uint64_t size)
 {
-    vfu_put32(p, 24);
-    vfu_put32(p + 4, 0);
-    vfu_put64(p + 8, addr);
-    vfu_put64(p + 16, size);
+    put_le32(p, 24);
+    put_le32(p + 4, 0);
+    put_le64(p + 8, addr);
+    put_le64(p + 16, size);
     return 24;
 }
 
 size_t vfu_build_irq_set(uint8_t *p, const VFUIrqSet *s)
 {
-    vfu_put32(p, 20);
-    vfu_put32(p + 4, s->flags);
-    vfu_put32(p + 8, s->index);
-    vfu_put32(p + 12, s->start);
-    vfu_put32(p + 16, s->count);
+    put_le32(p, 20);
+    put_le32(p + 4, s->flags);
+    put_le32(p + 8, s->index);
+    put_le32(p + 12, s->start);
+    put_le32(p + 16, s->count);
     return 20;
 }
 
 size_t vfu_build_index_request(uint8_t *p, size_t argsz, unsigned index)
 {
     memset(p, 0, argsz < 32 ? argsz : 32);
-    vfu_put32(p, (uint32_t)argsz);
-    vfu_put32(p + 8, index);
+    put_le32(p, (uint32_t)argsz);
+    put_le32(p + 8, index);
     return argsz < 32 ? argsz : 32;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "devices/vfio/vfio.h"
+#include "util/bytes.h"
 
 enum {
     VFU_VERSION = 1,
@@ -54,26 +55,6 @@ typedef struct VFUHeader {
 /* Header at buf (len bytes available): size within [16, VFU_MAX_MSG]. */
 int vfu_parse_header(const void *buf, size_t len, VFUHeader *h);
 void vfu_put_header(void *buf, const VFUHeader *h);
-
-/* ---- little-endian field access ------------------------------------------------- */
-static inline uint32_t vfu_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t vfu_get64(const uint8_t *p)
-{
-    return vfu_get32(p) | (uint64_t)vfu_get32(p + 4) << 32;
-}
-static inline void vfu_put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void vfu_put64(uint8_t *p, uint64_t v)
-{
-    vfu_put32(p, (uint32_t)v);
-    vfu_put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* ---- replies the client checks ---------------------------------------------------- */
 /* VERSION: major must be ours, minor at least 1. */

@@ -41,17 +41,17 @@ TEST(device_info)
 {
     uint8_t b[16];
     unsigned r, i;
-    vfu_put32(b, 16);
-    vfu_put32(b + 8, 9);
-    vfu_put32(b + 12, 5);
+    put_le32(b, 16);
+    put_le32(b + 8, 9);
+    put_le32(b + 12, 5);
     CHECK_EQ(vfu_parse_device_info(b, 16, &r, &i), 0);
     CHECK_EQ(vfu_parse_device_info(b, 12, &r, &i), -EPROTO);
-    vfu_put32(b, 32);                                         /* argsz beyond the message */
+    put_le32(b, 32);                                         /* argsz beyond the message */
     CHECK_EQ(vfu_parse_device_info(b, 16, &r, &i), -EPROTO);
-    vfu_put32(b, 16);
-    vfu_put32(b + 8, 7);                                      /* no config region */
+    put_le32(b, 16);
+    put_le32(b + 8, 7);                                      /* no config region */
     CHECK_EQ(vfu_parse_device_info(b, 16, &r, &i), -EPROTO);
-    vfu_put32(b + 8, 100000);
+    put_le32(b + 8, 100000);
     CHECK_EQ(vfu_parse_device_info(b, 16, &r, &i), -EPROTO);
 }
 
@@ -59,20 +59,20 @@ static size_t region(uint8_t *b, uint32_t flags, uint64_t size, uint32_t cap_off
                      uint32_t nr_areas, const uint64_t *areas)
 {
     memset(b, 0, 256);
-    vfu_put32(b + 4, flags);
-    vfu_put32(b + 8, 0);
-    vfu_put32(b + 12, cap_off);
-    vfu_put64(b + 16, size);
+    put_le32(b + 4, flags);
+    put_le32(b + 8, 0);
+    put_le32(b + 12, cap_off);
+    put_le64(b + 16, size);
     size_t len = 32;
     if (cap_off) {
         b[cap_off] = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
         b[cap_off + 2] = 1;
-        vfu_put32(b + cap_off + 8, nr_areas);
+        put_le32(b + cap_off + 8, nr_areas);
         for (unsigned i = 0; i < 2 * nr_areas && i < 4; i++)
-            vfu_put64(b + cap_off + 16 + 8 * i, areas[i]);
+            put_le64(b + cap_off + 16 + 8 * i, areas[i]);
         len = cap_off + 16 + 16 * (nr_areas < 2 ? nr_areas : 2);
     }
-    vfu_put32(b, (uint32_t)len);
+    put_le32(b, (uint32_t)len);
     return len;
 }
 
@@ -102,13 +102,13 @@ TEST(region_info_with_sparse_areas)
     n = region(b, RWM, 0x8000, 32, 1, unaligned);
     CHECK_EQ(vfu_parse_region_info(b, n, 0, 1, &r, &fdo), -EPROTO);
     n = region(b, RWM, 0x8000, 32, 200, good);               /* more areas than sent */
-    vfu_put32(b, 64);
+    put_le32(b, 64);
     CHECK_EQ(vfu_parse_region_info(b, 64, 0, 1, &r, &fdo), -EPROTO);
     n = region(b, RWM, 0x8000, 32, 2, good);
-    vfu_put32(b + 36, 32);                                    /* capability loops to itself */
+    put_le32(b + 36, 32);                                    /* capability loops to itself */
     CHECK_EQ(vfu_parse_region_info(b, n, 0, 1, &r, &fdo), -EPROTO);
     n = region(b, RWM, 0x8000, 200, 2, good);                 /* cap offset past argsz */
-    vfu_put32(b, 64);
+    put_le32(b, 64);
     CHECK_EQ(vfu_parse_region_info(b, 64, 0, 1, &r, &fdo), -EPROTO);
     /* no capability: the whole region, which must then be whole pages */
     n = region(b, VFIO_REGION_INFO_FLAG_MMAP, 0x2000, 0, 0, NULL);
@@ -131,7 +131,7 @@ TEST(region_access_reply_must_match_the_request)
     uint32_t v = 0x11223344;
     size_t n = vfu_build_region_access(b, 0, 0x1000, 4, &v);
     CHECK_EQ(vfu_parse_region_reply(b, n, 0, 0x1000, 4, 1, &data), 0);
-    CHECK_EQ(vfu_get32(data), 0x11223344);
+    CHECK_EQ(get_le32(data), 0x11223344);
     CHECK_EQ(vfu_parse_region_reply(b, n - 1, 0, 0x1000, 4, 1, &data), -EPROTO);
     CHECK_EQ(vfu_parse_region_reply(b, n, 0, 0x1000, 8, 1, &data), -EPROTO);
     CHECK_EQ(vfu_parse_region_reply(b, n, 1, 0x1000, 4, 1, &data), -EPROTO);
@@ -140,12 +140,12 @@ TEST(region_access_reply_must_match_the_request)
     VFURegionAccess a;
     CHECK_EQ(vfu_parse_region_access(b, n, 1, &a), 0);
     CHECK_EQ(vfu_parse_region_access(b, n, 0, &a), -EPROTO);   /* a read carries no data */
-    vfu_put32(b + 12, 100);                                    /* count beyond the message */
+    put_le32(b + 12, 100);                                    /* count beyond the message */
     CHECK_EQ(vfu_parse_region_access(b, n, 1, &a), -EPROTO);
-    vfu_put32(b + 12, 0);
+    put_le32(b + 12, 0);
     CHECK_EQ(vfu_parse_region_access(b, 16, 0, &a), -EINVAL);
-    vfu_put64(b, UINT64_MAX - 1);
-    vfu_put32(b + 12, 4);
+    put_le64(b, UINT64_MAX - 1);
+    put_le32(b + 12, 4);
     CHECK_EQ(vfu_parse_region_access(b, 16, 0, &a), -EINVAL);
 }
 
@@ -172,12 +172,12 @@ TEST(dma_and_irq_requests)
     vfu_build_irq_set(b, &(VFUIrqSet){ VFIO_IRQ_SET_DATA_EVENTFD, 2, 0xffffffff, 2 });
     CHECK_EQ(vfu_parse_irq_set(b, n, 2, &st), -EINVAL);      /* start + count wraps */
     uint32_t count, flags;
-    vfu_put32(b, 16);
-    vfu_put32(b + 8, 2);
-    vfu_put32(b + 12, 4);
+    put_le32(b, 16);
+    put_le32(b + 8, 2);
+    put_le32(b + 12, 4);
     CHECK_EQ(vfu_parse_irq_info(b, 16, 2, &count, &flags), 0);
     CHECK_EQ(count, 4);
     CHECK_EQ(vfu_parse_irq_info(b, 16, 1, &count, &flags), -EPROTO);
-    vfu_put32(b + 12, 1u << 20);
+    put_le32(b + 12, 1u << 20);
     CHECK_EQ(vfu_parse_irq_info(b, 16, 2, &count, &flags), -EPROTO);
 }

@@ -54,15 +54,15 @@ static void ts_init_config(TestServer *s)
     put16(c + 0x00, 0x1234);
     put16(c + 0x02, 0x5678);
     put16(c + 0x06, 0x0010);                     /* capability list */
-    vfu_put32(c + 0x08, 0xff000001);             /* class ff0000, revision 1 */
-    vfu_put32(c + 0x10, 0x00000000);             /* BAR0: 32-bit memory */
+    put_le32(c + 0x08, 0xff000001);             /* class ff0000, revision 1 */
+    put_le32(c + 0x10, 0x00000000);             /* BAR0: 32-bit memory */
     c[0x34] = 0x40;
     c[0x3d] = 1;                                 /* INTA */
     c[0x40] = 0x11;                              /* MSI-X */
     c[0x41] = 0;
     put16(c + 0x42, TS_NR_VECTORS - 1);
-    vfu_put32(c + 0x44, 0x4000);                 /* table: BAR0 + 0x4000 */
-    vfu_put32(c + 0x48, 0x4800);                 /* PBA: BAR0 + 0x4800 */
+    put_le32(c + 0x44, 0x4000);                 /* table: BAR0 + 0x4000 */
+    put_le32(c + 0x48, 0x4800);                 /* PBA: BAR0 + 0x4800 */
 }
 
 static void ts_reset(TestServer *s)
@@ -171,7 +171,7 @@ static int send_reply(TestServer *s, const VFUHeader *req, size_t len, int err, 
 static size_t region_info(TestServer *s, unsigned index, uint8_t *p, int *fd)
 {
     memset(p, 0, 80);
-    vfu_put32(p + 8, index);
+    put_le32(p + 8, index);
     uint32_t flags = 0;
     uint64_t size = 0;
     size_t len = 32;
@@ -179,24 +179,24 @@ static size_t region_info(TestServer *s, unsigned index, uint8_t *p, int *fd)
         flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
                 VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
         size = TS_BAR_SIZE;
-        vfu_put32(p + 12, 32);                   /* cap_offset */
+        put_le32(p + 12, 32);                   /* cap_offset */
         put16(p + 32, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
         put16(p + 34, 1);
-        vfu_put32(p + 36, 0);                    /* next */
-        vfu_put32(p + 40, 2);                    /* nr_areas */
-        vfu_put64(p + 48, 0);
-        vfu_put64(p + 56, 0x1000);
-        vfu_put64(p + 64, 0x4000);
-        vfu_put64(p + 72, 0x4000);
+        put_le32(p + 36, 0);                    /* next */
+        put_le32(p + 40, 2);                    /* nr_areas */
+        put_le64(p + 48, 0);
+        put_le64(p + 56, 0x1000);
+        put_le64(p + 64, 0x4000);
+        put_le64(p + 72, 0x4000);
         len = 80;
         *fd = s->bar_fd;
     } else if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
         flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
         size = sizeof(s->config);
     }
-    vfu_put32(p, (uint32_t)len);
-    vfu_put32(p + 4, flags);
-    vfu_put64(p + 16, size);
+    put_le32(p, (uint32_t)len);
+    put_le32(p + 4, flags);
+    put_le64(p + 16, size);
     return len;
 }
 
@@ -226,10 +226,10 @@ static int serve_one(TestServer *s)
         break;
     }
     case VFU_DEVICE_GET_INFO:
-        vfu_put32(o, 16);
-        vfu_put32(o + 4, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
-        vfu_put32(o + 8, VFIO_PCI_NUM_REGIONS);
-        vfu_put32(o + 12, VFIO_PCI_NUM_IRQS);
+        put_le32(o, 16);
+        put_le32(o + 4, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
+        put_le32(o + 8, VFIO_PCI_NUM_REGIONS);
+        put_le32(o + 12, VFIO_PCI_NUM_IRQS);
         olen = 16;
         break;
     case VFU_DEVICE_GET_REGION_INFO:
@@ -243,10 +243,10 @@ static int serve_one(TestServer *s)
             r = EINVAL;
             break;
         }
-        vfu_put32(o, 16);
-        vfu_put32(o + 4, VFIO_IRQ_INFO_EVENTFD);
-        vfu_put32(o + 8, index);
-        vfu_put32(o + 12, index == VFIO_PCI_MSIX_IRQ_INDEX ? TS_NR_VECTORS
+        put_le32(o, 16);
+        put_le32(o + 4, VFIO_IRQ_INFO_EVENTFD);
+        put_le32(o + 8, index);
+        put_le32(o + 12, index == VFIO_PCI_MSIX_IRQ_INDEX ? TS_NR_VECTORS
                           : index == VFIO_PCI_INTX_IRQ_INDEX ? 1 : 0);
         olen = 16;
         break;
