@@ -6,18 +6,15 @@
 
 #include "pci/dma.h"
 #include "pci/pci-internal.h"
+#include "util/bytes.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
 void pci_set_byte(uint8_t *p, uint8_t v) { p[0] = v; }
-void pci_set_word(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-void pci_set_long(uint8_t *p, uint32_t v)
-{
-    pci_set_word(p, (uint16_t)v);
-    pci_set_word(p + 2, (uint16_t)(v >> 16));
-}
-uint16_t pci_get_word(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-uint32_t pci_get_long(const uint8_t *p) { return pci_get_word(p) | (uint32_t)pci_get_word(p + 2) << 16; }
+void pci_set_word(uint8_t *p, uint16_t v) { put_le16(p, v); }
+void pci_set_long(uint8_t *p, uint32_t v) { put_le32(p, v); }
+uint16_t pci_get_word(const uint8_t *p) { return get_le16(p); }
+uint32_t pci_get_long(const uint8_t *p) { return get_le32(p); }
 
 bool pci_range_covers(uint32_t addr, unsigned len, uint32_t start, uint32_t size)
 {

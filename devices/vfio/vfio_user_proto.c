@@ -6,16 +6,13 @@
 
 #define PAGE 4096ull
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-
 int vfu_parse_header(const void *buf, size_t len, VFUHeader *h)
 {
     const uint8_t *p = buf;
     if (len < VFU_HDR_SIZE)
         return -EPROTO;
-    h->id = get16(p);
-    h->cmd = get16(p + 2);
+    h->id = get_le16(p);
+    h->cmd = get_le16(p + 2);
     h->size = get_le32(p + 4);
     h->flags = get_le32(p + 8);
     h->error = get_le32(p + 12);
@@ -27,8 +24,8 @@ int vfu_parse_header(const void *buf, size_t len, VFUHeader *h)
 void vfu_put_header(void *buf, const VFUHeader *h)
 {
     uint8_t *p = buf;
-    put16(p, h->id);
-    put16(p + 2, h->cmd);
+    put_le16(p, h->id);
+    put_le16(p + 2, h->cmd);
     put_le32(p + 4, h->size);
     put_le32(p + 8, h->flags);
     put_le32(p + 12, h->error);
@@ -39,8 +36,8 @@ int vfu_parse_version(const uint8_t *p, size_t len, uint16_t *major, uint16_t *m
 {
     if (len < 4)
         return -EPROTO;
-    *major = get16(p);
-    *minor = get16(p + 2);
+    *major = get_le16(p);
+    *minor = get_le16(p + 2);
     /* Capabilities are JSON text; if present they must be a terminated string. */
     if (len > 4 && !memchr(p + 4, 0, len - 4))
         return -EPROTO;
@@ -127,7 +124,7 @@ int vfu_parse_region_info(const uint8_t *p, size_t len, unsigned index, unsigned
         size_t avail = (next ? next : len) - cap_off;
         if (next > len)
             return -EPROTO;
-        if (get16(cap) == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
+        if (get_le16(cap) == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
             if (sparse || parse_sparse(cap, avail, out, out))
                 return -EPROTO;
             sparse = true;
@@ -243,8 +240,8 @@ size_t vfu_build_version(uint8_t *p, size_t cap)
     static const char caps[] = "{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":4096}}";
     if (cap < 4 + sizeof(caps))
         return 0;
-    put16(p, VFU_MAJOR);
-    put16(p + 2, VFU_MINOR);
+    put_le16(p, VFU_MAJOR);
+    put_le16(p + 2, VFU_MINOR);
     memcpy(p + 4, caps, sizeof(caps));
     return 4 + sizeof(caps);
 }
